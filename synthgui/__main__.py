@@ -1,0 +1,5 @@
+import sys
+
+from synthgui.cli import main
+
+sys.exit(main())

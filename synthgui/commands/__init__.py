@@ -1,0 +1,1 @@
+"""One module per ``synthgui`` subcommand, each with ``register(subparsers)``."""

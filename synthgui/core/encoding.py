@@ -1,0 +1,109 @@
+"""Label map + skin tone + condition -> the generator's input, as the model card prescribes.
+
+Everything returns numpy float32 CHW in [-1, 1] (the reference's ``Normalize(0.5, 0.5)``), so the
+same code feeds the studio, export, studies and training without importing torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .card import ModelCard
+from .errors import SynthguiError
+from .masks import resize_label_map
+
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class EncodeRequest:
+    """What a render is conditioned on, besides the label map."""
+
+    skin_tone: RGB | None = None  # skin models: the background colour
+    condition: str | None = None  # class name/id: every foreground pixel takes this class
+
+
+def apply_condition(label_map: np.ndarray, card: ModelCard, condition: str | None) -> np.ndarray:
+    if not condition:
+        return label_map
+    target = card.class_by_name(condition)
+    if target.id == 0:
+        raise SynthguiError("the condition must be a foreground class, not the background")
+    return np.where(label_map > 0, target.id, 0).astype(np.uint8)
+
+
+def semantic_rgb(label_map: np.ndarray, card: ModelCard, skin_tone: RGB | None = None) -> np.ndarray:
+    """The RGB semantic map (uint8 HxWx3) a palette/skin model sees; also what users look at."""
+    lut = np.zeros((256, 3), np.uint8)
+    for c in card.classes:
+        lut[c.id] = c.color
+    if card.encoding.kind == "rgb" and not card.classes:
+        lut[1:] = 255
+    if card.uses_skin_tone:
+        lut[0] = skin_tone if skin_tone is not None else card.default_skin_tone
+    unknown = np.setdiff1d(np.unique(label_map), [c.id for c in card.classes] or [0, 1])
+    if unknown.size:
+        raise SynthguiError(f"label map has class ids {unknown.tolist()} that model {card.name!r} does not know")
+    return lut[label_map]
+
+
+def _to_unit_range(channels_uint8: np.ndarray) -> np.ndarray:
+    return channels_uint8.astype(np.float32) / 127.5 - 1.0
+
+
+def encode(
+    label_map: np.ndarray,
+    card: ModelCard,
+    request: EncodeRequest = EncodeRequest(),
+    input_nc: int = 3,
+) -> np.ndarray:
+    """float32 array (input_nc, R, R) for a label map of any size (resized nearest to R)."""
+    if label_map.ndim != 2:
+        raise SynthguiError("a label map must be a 2-D array of class ids")
+    lm = resize_label_map(label_map.astype(np.uint8), card.resolution)
+    lm = apply_condition(lm, card, request.condition)
+    kind = card.encoding.kind
+    if kind in ("skin", "palette", "rgb"):
+        rgb = semantic_rgb(lm, card, request.skin_tone)
+        if input_nc == 1:
+            # PIL 'L' conversion, as the reference's Grayscale(1) transform does.
+            grey = (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114 + 500) // 1000
+            return _to_unit_range(grey.astype(np.uint8))[None]
+        if input_nc != 3:
+            raise SynthguiError(f"a {kind} encoding makes 1 or 3 channels, the generator takes {input_nc}")
+        return _to_unit_range(rgb).transpose(2, 0, 1).copy()
+    if kind == "onehot":
+        ids = [c.id for c in sorted(card.classes, key=lambda c: c.id)]
+        if len(ids) != input_nc:
+            raise SynthguiError(f"one-hot encoding has {len(ids)} classes but the generator takes {input_nc} channels")
+        planes = np.stack([lm == i for i in ids]).astype(np.float32)
+        return planes * 2.0 - 1.0
+    if kind == "channels":
+        groups = card.encoding.channels
+        if len(groups) != input_nc:
+            raise SynthguiError(f"the card lists {len(groups)} input channels but the generator takes {input_nc}")
+        planes = np.stack([np.isin(lm, g) for g in groups]).astype(np.float32)
+        return planes * 2.0 - 1.0
+    raise SynthguiError(f"encoding {kind!r} takes no label map")
+
+
+def encode_batch(label_maps: list[np.ndarray], card: ModelCard, requests: list[EncodeRequest], input_nc: int) -> np.ndarray:
+    return np.stack([encode(lm, card, rq, input_nc) for lm, rq in zip(label_maps, requests)])
+
+
+def to_uint8_image(output: np.ndarray) -> np.ndarray:
+    """Generator output (C, H, W) in [-1, 1] to an RGB uint8 image (H, W, 3).
+
+    Rounds instead of the reference's truncation, and clips, so a half-precision overshoot cannot wrap.
+    """
+    img = np.clip((output + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    if img.shape[0] == 1:
+        img = np.repeat(img, 3, axis=0)
+    return img[:3].transpose(1, 2, 0).copy()
+
+
+def from_uint8_image(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 (H, W, 3) to float32 (3, H, W) in [-1, 1]; the training target side."""
+    return _to_unit_range(image).transpose(2, 0, 1).copy()

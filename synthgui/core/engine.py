@@ -1,0 +1,251 @@
+"""The one inference engine behind the studio preview, export and rating studies.
+
+Test-time modes (``../shared/notes/pix2pix-reference.md`` 1.9):
+  - ``reference``: as the reference ``test.py``: BatchNorm uses the batch's statistics and dropout
+    is on, seeded so a seed is a reproducible variation;
+  - ``deterministic``: batch statistics, dropout off;
+  - ``eval``: running statistics, dropout off (``--eval``).
+Batch statistics are used without touching the loaded buffers (``track_running_stats`` is
+switched off for the call), so switching to ``eval`` later still sees the trained statistics.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .card import MODES
+from .encoding import EncodeRequest, encode, to_uint8_image
+from .errors import SynthguiError
+from .models import LoadedModel
+
+# fp16 on a GPU is used only where it stays this close to fp32 (max abs difference on the 0-255 scale).
+HALF_TOLERANCE_8BIT = 2.0
+
+
+def available_devices() -> list[str]:
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices.insert(0, "cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.insert(0 if "cuda" not in devices else 1, "mps")
+    return devices
+
+
+def select_device(requested: str | None = "auto") -> torch.device:
+    """CUDA, then Apple MPS, then CPU; an explicit request that cannot be met is an error."""
+    if requested in (None, "", "auto"):
+        return torch.device(available_devices()[0])
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise SynthguiError(f"unknown device {requested!r} (use auto, cpu, cuda, cuda:N or mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SynthguiError("CUDA was requested but no CUDA GPU is available to PyTorch here")
+    if device.type == "mps" and "mps" not in available_devices():
+        raise SynthguiError("MPS was requested but Apple's Metal backend is not available here")
+    return device
+
+
+def default_cpu_threads() -> int:
+    """All cores but one, so the window keeps a core to stay responsive."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass
+class RenderResult:
+    images: np.ndarray  # (N, H, W, 3) uint8
+    seconds: float
+    device: str
+    mode: str
+    seeds: list[int]
+
+
+@dataclass
+class RenderJob:
+    """One studio render: what the GUI submits; the id lets it drop stale results."""
+
+    label_map: np.ndarray
+    request: EncodeRequest = field(default_factory=EncodeRequest)
+    seed: int = 0
+    mode: str | None = None
+    id: int = 0
+
+
+class Engine:
+    """Runs a loaded generator on one device. Thread-safe: calls are serialised by a lock."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        device: str | None = "auto",
+        threads: int | None = None,
+        half: bool | None = None,
+    ) -> None:
+        self.model = model
+        self.device = select_device(device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(threads or default_cpu_threads())
+        self.net = model.net.to(self.device)
+        self.half = bool(half) if half is not None else self.device.type == "cuda"
+        if self.half and self.device.type == "cpu":
+            raise SynthguiError("half precision is only used on a GPU")
+        self._lock = threading.Lock()
+        self._bn = [m for m in self.net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        self._dropout = [m for m in self.net.modules() if isinstance(m, nn.Dropout)]
+
+    @property
+    def card(self):
+        return self.model.card
+
+    @property
+    def input_nc(self) -> int:
+        return self.model.spec.input_nc
+
+    def encode(self, label_map: np.ndarray, request: EncodeRequest = EncodeRequest()) -> np.ndarray:
+        return encode(label_map, self.card, request, self.input_nc)
+
+    # --- core forward -----------------------------------------------------------------------------
+
+    def _set_mode(self, mode: str) -> None:
+        batch_stats = mode in ("reference", "deterministic")
+        for bn in self._bn:
+            bn.train(batch_stats)
+            bn.track_running_stats = not batch_stats
+        for d in self._dropout:
+            d.train(mode == "reference")
+
+    def forward(self, inputs: np.ndarray | torch.Tensor, mode: str | None = None, seed: int | None = 0) -> torch.Tensor:
+        """Raw generator output (N, C, H, W) float32 on the CPU for encoded inputs in [-1, 1]."""
+        mode = mode or self.card.default_mode
+        if mode not in MODES:
+            raise SynthguiError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+        x = torch.as_tensor(inputs, dtype=torch.float32)
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        with self._lock, torch.inference_mode():
+            self._set_mode(mode)
+            try:
+                x = x.to(self.device)
+                devices = [self.device.index or 0] if self.device.type == "cuda" else []
+                with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+                    if seed is not None:
+                        torch.manual_seed(int(seed))
+                    if self.half:
+                        with torch.autocast(self.device.type, dtype=torch.float16):
+                            y = self.net(x)
+                    else:
+                        y = self.net(x)
+                return y.float().cpu()
+            finally:
+                self._set_mode("eval")
+
+    def render_inputs(self, inputs: np.ndarray, seeds: Sequence[int], mode: str | None = None) -> RenderResult:
+        """Render a batch. In ``eval``/``deterministic`` mode one batched forward; in ``reference``
+        mode each image runs alone with its own seed, because batch statistics and dropout draws
+        would otherwise make an image depend on its neighbours in the batch."""
+        mode = mode or self.card.default_mode
+        start = time.perf_counter()
+        if mode == "eval":
+            out = self.forward(inputs, mode, seed=None)
+        elif mode == "deterministic":
+            out = torch.cat([self.forward(inputs[i : i + 1], mode, seed=None) for i in range(len(inputs))])
+        else:
+            out = torch.cat([self.forward(inputs[i : i + 1], mode, seed=int(s)) for i, s in enumerate(seeds)])
+        images = np.stack([to_uint8_image(o) for o in out.numpy()])
+        return RenderResult(images, time.perf_counter() - start, str(self.device), mode, list(map(int, seeds)))
+
+    def render(
+        self,
+        label_map: np.ndarray,
+        request: EncodeRequest = EncodeRequest(),
+        seed: int = 0,
+        mode: str | None = None,
+    ) -> np.ndarray:
+        """One label map to one RGB image (H, W, 3) uint8 at the model's resolution."""
+        return self.render_inputs(self.encode(label_map, request)[None], [seed], mode).images[0]
+
+
+class LatestWins:
+    """A single worker thread that renders only the newest request.
+
+    ``submit`` replaces whatever is pending (a queue would lag behind the pen); results of
+    requests superseded while running are dropped, so ``on_result`` only ever sees the newest.
+    Callbacks run on the worker thread: a GUI forwards them through a queued signal.
+    """
+
+    def __init__(
+        self,
+        render: Callable[[RenderJob], np.ndarray],
+        on_result: Callable[[RenderJob, np.ndarray, float], None],
+        on_error: Callable[[RenderJob, BaseException], None] | None = None,
+    ) -> None:
+        self._render = render
+        self._on_result = on_result
+        self._on_error = on_error
+        self._cond = threading.Condition()
+        self._pending: RenderJob | None = None
+        self._latest_id = 0
+        self._stopped = False
+        self._busy = False
+        self._thread = threading.Thread(target=self._run, name="synthgui-render", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: RenderJob) -> int:
+        with self._cond:
+            self._latest_id += 1
+            job.id = self._latest_id
+            self._pending = job
+            self._cond.notify()
+            return job.id
+
+    @property
+    def latest_id(self) -> int:
+        return self._latest_id
+
+    def idle(self) -> bool:
+        with self._cond:
+            return self._pending is None and not self._busy
+
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Ask the worker to finish its current render and exit; True when it has."""
+        with self._cond:
+            self._stopped = True
+            self._pending = None
+            self._cond.notify()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stopped:
+                    self._cond.wait()
+                if self._stopped:
+                    return
+                job, self._pending = self._pending, None
+                self._busy = True
+            start = time.perf_counter()
+            try:
+                image = self._render(job)
+            except BaseException as exc:  # reported, never allowed to kill the worker
+                with self._cond:
+                    self._busy = False
+                    current = job.id == self._latest_id and not self._stopped
+                if current and self._on_error is not None:
+                    self._on_error(job, exc)
+                continue
+            elapsed = time.perf_counter() - start
+            with self._cond:
+                self._busy = False
+                current = job.id == self._latest_id and not self._stopped
+            if current:
+                self._on_result(job, image, elapsed)

@@ -1,0 +1,221 @@
+"""Label maps: reading and writing mask files, resizing, and geometric edits of a lesion.
+
+A label map is a 2-D ``uint8`` array of class ids (0 = background). It is never interpolated:
+every resize and warp here uses nearest-neighbour sampling so no invented class appears at an edge.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import write_with_atomic
+from .card import ModelCard
+from .errors import MaskError
+
+
+def read_image_rgb(path: str | Path) -> np.ndarray:
+    """Any image file as an RGB uint8 array, EXIF orientation applied; a clear error otherwise."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            return np.asarray(img.convert("RGB"))
+    except FileNotFoundError:
+        raise MaskError(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise MaskError(f"expected an image file, got a folder: {path}") from None
+    except UnidentifiedImageError:
+        raise MaskError(f"not an image (or an unsupported format): {path}") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise MaskError(f"cannot read image {path}: {exc}") from None
+
+
+def label_map_from_array(arr: np.ndarray, card: ModelCard, source: str = "mask") -> np.ndarray:
+    """Turn a mask image into class ids using the card's colours.
+
+    Grey images: values that are all class ids are taken as ids; otherwise >= 128 is the first
+    foreground class (binary masks, also JPEG-blurred ones). Colour images must use the card's
+    class colours exactly; any other colour is an error that names it.
+    """
+    fg = card.foreground_classes
+    first_fg = fg[0].id if fg else 1
+    if arr.ndim == 3 and arr.shape[2] >= 3:
+        rgb = arr[..., :3]
+        if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+            arr = rgb[..., 0]
+        else:
+            return _map_colours(rgb, card, source)
+    grey = arr.astype(np.uint8)
+    ids = {c.id for c in card.classes} or {0, first_fg}
+    values = np.unique(grey)
+    if set(values.tolist()) <= ids and values.max(initial=0) < 128:
+        return grey.copy()
+    return np.where(grey >= 128, first_fg, 0).astype(np.uint8)
+
+
+def _map_colours(rgb: np.ndarray, card: ModelCard, source: str) -> np.ndarray:
+    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    lut = {(c.color[0] << 16) | (c.color[1] << 8) | c.color[2]: c.id for c in card.classes}
+    colours, inverse = np.unique(packed, return_inverse=True)
+    out_ids = np.zeros(len(colours), np.uint8)
+    for i, colour in enumerate(colours.tolist()):
+        if colour not in lut:
+            y, x = np.argwhere(packed == colour)[0]
+            hex_colour = "#%06x" % colour
+            known = ", ".join(f"{c.name} #{(c.color[0] << 16) | (c.color[1] << 8) | c.color[2]:06x}" for c in card.classes)
+            raise MaskError(
+                f"{source}: unknown class colour {hex_colour} at x={x}, y={y}; model {card.name!r} knows {known}"
+            )
+        out_ids[i] = lut[colour]
+    return out_ids[inverse.reshape(packed.shape)]
+
+
+def load_mask(path: str | Path, card: ModelCard) -> np.ndarray:
+    return label_map_from_array(read_image_rgb(path), card, source=str(path))
+
+
+def colourise(label_map: np.ndarray, card: ModelCard) -> np.ndarray:
+    """RGB picture of a label map in the card's class colours (unknown ids in magenta)."""
+    lut = np.zeros((256, 3), np.uint8)
+    lut[:] = (255, 0, 255)
+    for c in card.classes:
+        lut[c.id] = c.color
+    return lut[label_map]
+
+
+def save_mask(path: str | Path, label_map: np.ndarray, card: ModelCard) -> None:
+    """Write a paletted PNG: pixel values are class ids and the palette shows the class colours."""
+    from PIL import Image
+
+    img = Image.fromarray(label_map.astype(np.uint8), mode="P")
+    palette = np.zeros((256, 3), np.uint8)
+    for c in card.classes:
+        palette[c.id] = c.color
+    img.putpalette(palette.flatten().tolist())
+    write_with_atomic(path, lambda tmp: img.save(tmp, format="PNG"))
+
+
+def resize_label_map(label_map: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    w, h = (size, size) if isinstance(size, int) else size
+    if label_map.shape[:2] == (h, w):
+        return label_map
+    return cv2.resize(label_map, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+# --- lesion geometry ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """One connected foreground region of a label map."""
+
+    index: int
+    area: int
+    centroid: tuple[float, float]  # (x, y)
+    bbox: tuple[int, int, int, int]  # x, y, w, h
+
+
+def find_lesions(label_map: np.ndarray, min_area: int = 1) -> tuple[list[Lesion], np.ndarray]:
+    """Connected foreground regions (8-connectivity), largest first, and the component image."""
+    import cv2
+
+    fg = (label_map > 0).astype(np.uint8)
+    n, comp, stats, centroids = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    lesions = [
+        Lesion(i, int(stats[i, cv2.CC_STAT_AREA]), (float(centroids[i][0]), float(centroids[i][1])), tuple(int(v) for v in stats[i, :4]))  # type: ignore[arg-type]
+        for i in range(1, n)
+        if stats[i, cv2.CC_STAT_AREA] >= min_area
+    ]
+    lesions.sort(key=lambda l: -l.area)
+    return lesions, comp
+
+
+def region_centroid(region: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.nonzero(region)
+    if len(xs) == 0:
+        h, w = region.shape
+        return (w / 2.0, h / 2.0)
+    return (float(xs.mean()), float(ys.mean()))
+
+
+def transform_region(
+    label_map: np.ndarray,
+    region: np.ndarray,
+    scale: float = 1.0,
+    rotation_deg: float = 0.0,
+    offset: tuple[float, float] = (0.0, 0.0),
+    centre: tuple[float, float] | None = None,
+    background: int = 0,
+) -> np.ndarray:
+    """Scale and rotate the pixels of ``region`` about its centroid, then move them by ``offset``.
+
+    The old footprint becomes ``background``; the moved labels are painted over the rest. Pixels
+    that leave the image are cut off. Nearest-neighbour only, so class ids stay exact.
+    """
+    import cv2
+
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    region = region.astype(bool)
+    if not region.any():
+        return label_map.copy()
+    cx, cy = centre if centre is not None else region_centroid(region)
+    h, w = label_map.shape
+    matrix = cv2.getRotationMatrix2D((cx, cy), rotation_deg, scale)
+    matrix[0, 2] += offset[0]
+    matrix[1, 2] += offset[1]
+    shifted = np.where(region, label_map, 0).astype(np.uint8)
+    moved = cv2.warpAffine(shifted, matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    moved_mask = cv2.warpAffine(region.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
+    out = label_map.copy()
+    out[region] = background
+    out[moved_mask] = moved[moved_mask]
+    return out
+
+
+def scale_all(label_map: np.ndarray, scale: float) -> np.ndarray:
+    """Scale every lesion about its own centre (the export's 'size' sweep)."""
+    lesions, comp = find_lesions(label_map)
+    out = label_map.copy()
+    for lesion in lesions:
+        out = transform_region(out, comp == lesion.index, scale=scale)
+    return out
+
+
+def shift_all(label_map: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    return transform_region(label_map, label_map > 0, offset=(dx, dy))
+
+
+def rotate_all(label_map: np.ndarray, degrees: float) -> np.ndarray:
+    return transform_region(label_map, label_map > 0, rotation_deg=degrees)
+
+
+def disk_label_map(size: int, radius_frac: float = 0.25, label: int = 1) -> np.ndarray:
+    """A round lesion in the middle: the blank-canvas default and a handy test mask."""
+    import cv2
+
+    lm = np.zeros((size, size), np.uint8)
+    cv2.circle(lm, (size // 2, size // 2), max(1, int(round(size * radius_frac))), int(label), thickness=-1)
+    return lm
+
+
+def ellipse_label_map(size: int, axes: tuple[float, float], angle: float = 0.0, label: int = 1) -> np.ndarray:
+    import cv2
+
+    lm = np.zeros((size, size), np.uint8)
+    ax = (max(1, int(round(axes[0]))), max(1, int(round(axes[1]))))
+    cv2.ellipse(lm, (size // 2, size // 2), ax, angle, 0, 360, int(label), thickness=-1)
+    return lm
+
+
+def lesion_diameter(region: np.ndarray) -> float:
+    """Equivalent-circle diameter in pixels."""
+    return 2.0 * math.sqrt(float(np.count_nonzero(region)) / math.pi)
