@@ -162,7 +162,8 @@ def _infer_unet(state: dict) -> GeneratorSpec:
 def _infer_resnet(state: dict) -> GeneratorSpec:
     first = state["model.1.weight"]
     blocks = sorted({int(m.group(1)) for k in state if (m := _RESNET_BLOCK.match(k))})
-    dropout = any(".conv_block.6." in k for k in state)
+    # with dropout the second 3x3 conv moves from conv_block.5 to conv_block.6 (a norm sits at 6 otherwise)
+    dropout = any(k.endswith(".conv_block.6.weight") and state[k].dim() == 4 for k in state)
     last_conv = max(
         (k for k in state if re.match(r"^model\.\d+\.weight$", k) and state[k].dim() == 4 and state[k].shape[-1] == 7),
         key=lambda k: int(k.split(".")[1]),

@@ -69,7 +69,8 @@ def encode(
         rgb = semantic_rgb(lm, card, request.skin_tone)
         if input_nc == 1:
             # PIL 'L' conversion, as the reference's Grayscale(1) transform does.
-            grey = (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114 + 500) // 1000
+            c = rgb.astype(np.uint32)
+            grey = (c[..., 0] * 299 + c[..., 1] * 587 + c[..., 2] * 114 + 500) // 1000
             return _to_unit_range(grey.astype(np.uint8))[None]
         if input_nc != 3:
             raise SynthguiError(f"a {kind} encoding makes 1 or 3 channels, the generator takes {input_nc}")

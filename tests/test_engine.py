@@ -1,0 +1,125 @@
+"""Test-time modes, seeded variations, untouched buffers, batching and latest-wins rendering."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from synthgui.core.encoding import EncodeRequest
+from synthgui.core.engine import Engine, LatestWins, RenderJob, select_device
+from synthgui.core.errors import SynthguiError
+from synthgui.core.masks import disk_label_map
+from synthgui.core.models import load_model
+from synthgui.core.networks import GeneratorSpec
+
+from helpers import skin_card, write_model
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return Engine(load_model(write_model(tmp_path, GeneratorSpec(ngf=4), skin_card())), device="cpu", threads=1)
+
+
+def test_reference_mode_is_seeded_and_varies(engine):
+    lm = disk_label_map(256)
+    a, b, c = (engine.render(lm, seed=s, mode="reference") for s in (1, 1, 2))
+    assert a.shape == (256, 256, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_deterministic_and_eval_ignore_the_seed(engine):
+    lm = disk_label_map(256)
+    for mode in ("deterministic", "eval"):
+        assert np.array_equal(engine.render(lm, seed=1, mode=mode), engine.render(lm, seed=99, mode=mode))
+    assert not np.array_equal(engine.render(lm, mode="deterministic"), engine.render(lm, mode="eval"))
+
+
+def test_batch_statistics_modes_leave_buffers_untouched(engine):
+    before = {k: v.clone() for k, v in engine.net.state_dict().items()}
+    lm = disk_label_map(256)
+    eval_before = engine.render(lm, mode="eval")
+    for s in range(3):
+        engine.render(lm, seed=s, mode="reference")
+        engine.render(lm, mode="deterministic")
+    for k, v in engine.net.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert np.array_equal(engine.render(lm, mode="eval"), eval_before)
+
+
+def test_batched_render_equals_single_renders(engine):
+    lms = [disk_label_map(256, r) for r in (0.1, 0.2, 0.3)]
+    inputs = np.stack([engine.encode(lm) for lm in lms])
+    for mode in ("reference", "deterministic", "eval"):
+        batch = engine.render_inputs(inputs, seeds=[5, 6, 7], mode=mode).images
+        singles = [engine.render(lm, seed=s, mode=mode) for lm, s in zip(lms, (5, 6, 7))]
+        for b, s in zip(batch, singles):
+            assert np.abs(b.astype(int) - s.astype(int)).max() <= 1
+
+
+def test_skin_tone_changes_the_input_and_the_output(engine):
+    lm = disk_label_map(256)
+    light = engine.encode(lm, EncodeRequest(skin_tone=(0xD5, 0xB5, 0xA4)))
+    dark = engine.encode(lm, EncodeRequest(skin_tone=(0x63, 0x44, 0x33)))
+    assert not np.array_equal(light[:, 0, 0], dark[:, 0, 0])
+    assert np.array_equal(light[:, 128, 128], dark[:, 128, 128])  # lesion colour unchanged
+    assert not np.array_equal(engine.render(lm, EncodeRequest(skin_tone=(213, 181, 164)), mode="eval"),
+                              engine.render(lm, EncodeRequest(skin_tone=(99, 68, 51)), mode="eval"))
+
+
+def test_device_selection():
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(SynthguiError, match="CUDA"):
+            select_device("cuda")
+    with pytest.raises(SynthguiError, match="unknown device"):
+        select_device("tpu9")
+
+
+def test_unknown_mode_is_an_error(engine):
+    with pytest.raises(SynthguiError, match="unknown mode"):
+        engine.render(disk_label_map(256), mode="train")
+
+
+def test_latest_wins_drops_superseded_requests():
+    gate = threading.Event()
+    rendered, delivered = [], []
+
+    def render(job: RenderJob):
+        rendered.append(job.seed)
+        if job.seed == 0:
+            gate.wait(5)  # the first render is slow; the user keeps drawing meanwhile
+        return np.full((2, 2, 3), job.seed, np.uint8)
+
+    worker = LatestWins(render, lambda job, img, sec: delivered.append(int(img[0, 0, 0])))
+    worker.submit(RenderJob(np.zeros((4, 4), np.uint8), seed=0))
+    time.sleep(0.05)
+    for seed in range(1, 6):
+        worker.submit(RenderJob(np.zeros((4, 4), np.uint8), seed=seed))
+    gate.set()
+    deadline = time.time() + 5
+    while not worker.idle() and time.time() < deadline:
+        time.sleep(0.01)
+    assert worker.stop()
+    assert rendered == [0, 5]  # 1..4 were superseded before they started
+    assert delivered == [5]  # the stale result of request 0 was dropped
+
+
+def test_latest_wins_reports_errors_and_keeps_running():
+    errors, results = [], []
+
+    def render(job):
+        if job.seed == 1:
+            raise RuntimeError("boom")
+        return np.zeros((1, 1, 3), np.uint8)
+
+    worker = LatestWins(render, lambda j, i, s: results.append(j.seed), lambda j, e: errors.append(str(e)))
+    worker.submit(RenderJob(np.zeros((1, 1), np.uint8), seed=1))
+    time.sleep(0.2)
+    worker.submit(RenderJob(np.zeros((1, 1), np.uint8), seed=2))
+    time.sleep(0.2)
+    assert worker.stop()
+    assert errors == ["boom"] and results == [2]

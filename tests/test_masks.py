@@ -1,0 +1,43 @@
+"""Lesion geometry: scale, move and rotate a region without inventing classes."""
+
+import numpy as np
+
+from synthgui.core.masks import disk_label_map, find_lesions, rotate_all, scale_all, shift_all, transform_region
+
+
+def test_scale_about_centre():
+    lm = disk_label_map(128, 0.1)
+    bigger = scale_all(lm, 2.0)
+    assert 3.6 < np.count_nonzero(bigger) / np.count_nonzero(lm) < 4.4
+    (lesion,), _ = find_lesions(bigger)
+    assert abs(lesion.centroid[0] - 64) < 1.5 and abs(lesion.centroid[1] - 64) < 1.5
+
+
+def test_shift_and_clip():
+    lm = disk_label_map(64, 0.1)
+    moved = shift_all(lm, 10, -5)
+    ys, xs = np.nonzero(moved)
+    assert abs(xs.mean() - (32 + 10)) < 1 and abs(ys.mean() - (32 - 5)) < 1
+    assert np.count_nonzero(shift_all(lm, 200, 0)) == 0  # moved out of the image entirely
+
+
+def test_rotation_keeps_classes_and_area():
+    lm = np.zeros((100, 100), np.uint8)
+    lm[40:60, 30:70] = 1
+    lm[45:55, 45:55] = 2
+    rot = rotate_all(lm, 90)
+    assert set(np.unique(rot)) == {0, 1, 2}
+    ys, xs = np.nonzero(rot)
+    assert np.ptp(xs) < np.ptp(ys)  # the wide bar is now tall
+    assert abs(np.count_nonzero(rot) - np.count_nonzero(lm)) / np.count_nonzero(lm) < 0.05
+
+
+def test_transform_only_the_selected_region():
+    lm = np.zeros((64, 64), np.uint8)
+    lm[5:10, 5:10] = 1
+    lm[40:50, 40:50] = 1
+    lesions, comp = find_lesions(lm)
+    small = [l for l in lesions if l.area == 25][0]
+    out = transform_region(lm, comp == small.index, offset=(0, 20))
+    assert out[40:50, 40:50].all()  # the other lesion is untouched
+    assert out[25:30, 5:10].all() and not out[5:10, 5:10].any()
