@@ -117,6 +117,10 @@ def infer_spec(state: "OrderedDict[str, torch.Tensor]", overrides: dict | None =
         spec = _infer_unet(state)
     elif "model.1.weight" in state and state["model.1.weight"].dim() == 4 and state["model.1.weight"].shape[-1] == 7:
         spec = _infer_resnet(state)
+    elif _is_dcgan_state(state):
+        from .dcgan import infer_dcgan_spec
+
+        return infer_dcgan_spec(state)  # the tensors fix every field; card overrides could only break it
     else:
         sample = ", ".join(list(state)[:3])
         raise CheckpointError(
@@ -126,6 +130,12 @@ def infer_spec(state: "OrderedDict[str, torch.Tensor]", overrides: dict | None =
     allowed = {"dropout", "upsample", "norm", "kind", "ngf", "num_downs", "n_blocks", "input_nc", "output_nc"}
     changes = {k: v for k, v in overrides.items() if k in allowed}
     return spec.with_(**changes) if changes else spec
+
+
+def _is_dcgan_state(state: dict) -> bool:
+    from .dcgan import is_dcgan_state
+
+    return is_dcgan_state(state)
 
 
 def _norm_of(state: dict, affine_key: str, first_bias_key: str) -> str:

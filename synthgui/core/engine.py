@@ -189,6 +189,26 @@ class Engine:
         """One label map to one RGB image (H, W, 3) uint8 at the model's resolution."""
         return self.render_inputs(self.encode(label_map, request)[None], [seed], mode).images[0]
 
+    def sample(self, n: int, seed: int = 0, mode: str | None = None) -> RenderResult:
+        """``n`` images from an unconditional (noise to image) generator, image ``i`` from seed ``seed + i``.
+
+        Each image's noise vector comes from its own seeded CPU generator, so an image depends only
+        on its seed: not on ``n``, the batch it ran in, or the device. The default mode is ``eval``
+        (the trained running statistics), since batch statistics would tie an image to its batch.
+        """
+        if self.card.encoding.kind != "noise":
+            raise SynthguiError(f"model {self.card.name!r} renders label maps; it does not sample from noise")
+        if n < 1:
+            raise SynthguiError("the number of samples must be at least 1")
+        n = int(n)
+        seeds = [int(seed) + i for i in range(n)]
+        nz = self.model.spec.input_nc
+        z = torch.stack([torch.randn(nz, 1, 1, generator=torch.Generator().manual_seed(s)) for s in seeds])
+        start, chunk = time.perf_counter(), 64  # bounded memory for large exports
+        parts = [self.render_inputs(z[i : i + chunk].numpy(), seeds[i : i + chunk], mode or "eval") for i in range(0, n, chunk)]
+        images = np.concatenate([p.images for p in parts])
+        return RenderResult(images, time.perf_counter() - start, str(self.device), parts[0].mode, seeds)
+
 
 class LatestWins:
     """A single worker thread that renders only the newest request.

@@ -171,7 +171,9 @@ def load_model(name_or_path: str | os.PathLike) -> LoadedModel:
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    if card.generic:
+    if spec.kind == "dcgan" or card.encoding.kind == "noise":
+        warnings = _fit_noise_card(card, spec, entry.weights.name, warnings)
+    if card.generic and spec.kind != "dcgan":
         card.resolution = 256 if spec.kind == "unet" and spec.num_downs <= 8 else card.resolution
         if spec.kind == "unet":
             card.resolution = max(card.resolution, spec.size_multiple)
@@ -180,3 +182,40 @@ def load_model(name_or_path: str | os.PathLike) -> LoadedModel:
             f"{card.name}: resolution {card.resolution} is not a multiple of {spec.size_multiple} as {spec.name} needs"
         )
     return LoadedModel(entry, card, spec, net, sha256_of(entry.weights), warnings)
+
+
+def _fit_noise_card(card: ModelCard, spec: GeneratorSpec, weights_name: str, warnings: list[str]) -> list[str]:
+    """Match an unconditional (noise to image) generator and its card, or say why they do not fit.
+
+    A card-less DCGAN gets a noise encoding of the generator's own noise size; a card must say
+    ``encoding: noise`` with that size. The resolution is the generator's output side.
+    """
+    from .card import Encoding
+    from .dcgan import dcgan_output_size
+
+    if spec.kind != "dcgan":
+        raise CheckpointError(
+            f"{weights_name}: the card says the input is noise (an unconditional generator) but the weights "
+            f"are a {spec.name} image-to-image generator"
+        )
+    nz, size = spec.input_nc, dcgan_output_size(spec)
+    if card.generic:
+        card.encoding = Encoding(kind="noise", noise_dim=nz)
+        card.classes = []
+        card.description = "No model card was found; an unconditional DCGAN generator (noise to image)."
+        warnings = [f"no model card beside {weights_name}: an unconditional generator of {size}x{size} images "
+                    "with no stated training data, licence or intended use; write a card"]
+    elif card.encoding.kind != "noise":
+        raise CheckpointError(
+            f"{weights_name}: the weights are an unconditional DCGAN generator (noise to image) but the card's "
+            f"encoding is {card.encoding.kind!r}; set \"encoding\": {{\"kind\": \"noise\", \"noise_dim\": {nz}}}"
+        )
+    elif card.encoding.noise_dim != nz:
+        raise CheckpointError(
+            f"{weights_name}: the card says noise_dim {card.encoding.noise_dim} but the generator takes {nz} noise values"
+        )
+    if card.resolution != size:
+        if not card.generic:
+            warnings.append(f"card resolution {card.resolution} differs from the generator's output side {size}; using {size}")
+        card.resolution = size
+    return warnings

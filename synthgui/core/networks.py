@@ -32,16 +32,22 @@ class GeneratorSpec:
     num_downs: int = 8  # U-Net depth: 8 = unet_256, 7 = unet_128
     n_blocks: int = 9  # ResNet blocks
     upsample: str = "transpose"  # "resize_conv" reduces checkerboard artefacts (not in the reference)
+    dcgan_widths: tuple[int, ...] = ()  # DCGAN: channels from noise to image (nz, hidden..., nc)
+    dcgan_bias: bool = False  # DCGAN: transposed convolutions carry a bias
 
     @property
     def name(self) -> str:
         if self.kind == "unet":
             return f"unet_{2 ** self.num_downs}"
+        if self.kind == "dcgan":
+            return f"dcgan_{2 ** (self.num_downs + 1)}"
         return f"resnet_{self.n_blocks}blocks"
 
     @property
     def size_multiple(self) -> int:
         """Input sides must be a multiple of this (the U-Net halves the map ``num_downs`` times)."""
+        if self.kind == "dcgan":
+            return 1  # takes a noise vector, not an image
         return 2**self.num_downs if self.kind == "unet" else 4
 
     def with_(self, **changes) -> "GeneratorSpec":
@@ -221,7 +227,11 @@ def build_generator(spec: GeneratorSpec) -> nn.Module:
         return UnetGenerator(spec)
     if spec.kind == "resnet":
         return ResnetGenerator(spec)
-    raise ValueError(f"unknown generator kind {spec.kind!r}; expected 'unet' or 'resnet'")
+    if spec.kind == "dcgan":
+        from .dcgan import DCGANGenerator  # dcgan.py imports GeneratorSpec from here
+
+        return DCGANGenerator(spec)
+    raise ValueError(f"unknown generator kind {spec.kind!r}; expected 'unet', 'resnet' or 'dcgan'")
 
 
 class NLayerDiscriminator(nn.Module):
