@@ -1,0 +1,25 @@
+"""``synthgui rate STUDY``: open the full-screen rating viewer for one reader."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rate", help="rate a study's images as real or synthetic (full-screen viewer)",
+                       description="Blinded rating session. Quit at any time (Esc, then confirm); "
+                       "the same reader ID resumes at the next unanswered case.")
+    p.add_argument("study", help="study folder built by 'synthgui study build'")
+    p.add_argument("--reader", default=None, help="pseudonymous reader ID (asked for when omitted)")
+    p.add_argument("--sessions", default=None, help="folder for the session files (default: STUDY/sessions)")
+    p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.study.design import load_study
+
+    load_study(args.study)  # a bad folder is reported before any window opens
+    from ..gui.rating.app import run_rating_app
+
+    return run_rating_app(args.study, args.reader, args.sessions, fullscreen=not args.windowed)

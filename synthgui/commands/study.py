@@ -1,0 +1,160 @@
+"""``synthgui study build|merge|analyze``: design a blinded Turing test, combine sessions, analyse them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("study", help="build, merge and analyse human Turing tests",
+                       description="Blinded real-vs-synthetic reader studies.")
+    s = p.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+
+    b = s.add_parser("build", help="build a study folder and its separate answer key")
+    b.add_argument("--real", required=True, type=Path, help="folder of real images")
+    b.add_argument("--synthetic", type=Path, default=None, help="folder of synthetic images")
+    b.add_argument("--generate", metavar="MODEL", default=None, help="also render synthetic images with this model")
+    b.add_argument("--count", type=int, default=None, help="how many images --generate renders")
+    b.add_argument("--masks", type=Path, default=None, help="masks for --generate (default: proposed masks)")
+    b.add_argument("--device", default="auto", help="device for --generate")
+    b.add_argument("--out", required=True, type=Path, help="new study folder (what readers get)")
+    b.add_argument("--key", type=Path, default=None, help="answer key file (default: OUT.key.json beside OUT)")
+    b.add_argument("--per-class", type=int, default=None, help="scored cases per class (default: balanced, all)")
+    b.add_argument("--practice", type=int, default=0, help="practice cases with feedback (not scored)")
+    b.add_argument("--seed", type=int, default=0, help="seed for choosing files and generating")
+    b.add_argument("--size", type=int, default=512, help="side of every study image in pixels")
+    b.add_argument("--title", default="", help="study title shown to readers")
+    b.add_argument("--no-confidence", action="store_true", help="ask the real/synthetic call only")
+    b.add_argument("--diagnoses", default="", help="comma-separated diagnosis choices (asks a diagnosis)")
+    b.add_argument("--note", action="store_true", help="offer a free-text note per case")
+    b.add_argument("--tell-ratio", action="store_true", help="tell readers how many images are synthetic")
+    b.add_argument("--time-limit", type=float, default=None, help="seconds per case (default: none)")
+    b.add_argument("--blank-ms", type=int, default=500, help="blank screen between cases")
+    b.add_argument("--allow-back", action="store_true", help="let readers go back and change an answer")
+    b.add_argument("--no-zoom", action="store_true", help="forbid zooming")
+    b.add_argument("--no-feedback", action="store_true", help="no right/wrong feedback in practice")
+    b.add_argument("--dicom-window", default=None, metavar="CENTRE,WIDTH", help="one window preset for every DICOM")
+    b.set_defaults(func=run_build)
+
+    m = s.add_parser("merge", help="combine reader session files without double counting")
+    m.add_argument("sessions", nargs="+", type=Path, help="session .sqlite files, session folders or study folders")
+    m.add_argument("--out", required=True, type=Path, help="merged session file to write")
+    m.set_defaults(func=run_merge)
+
+    a = s.add_parser("analyze", aliases=["analyse"], help="statistics and reports (positive class = synthetic)")
+    a.add_argument("study", type=Path, help="study folder (its sessions/), a session folder or a merged file")
+    a.add_argument("--key", type=Path, default=None, help="answer key (default: STUDY.key.json beside the study)")
+    a.add_argument("--sessions", nargs="*", type=Path, default=None, help="session files instead of STUDY/sessions")
+    a.add_argument("--out", required=True, type=Path, help="report folder")
+    a.set_defaults(func=run_analyze)
+
+
+def options_from_args(args: argparse.Namespace):
+    from ..core.errors import SynthguiError
+    from ..core.study.design import StudyOptions
+
+    window = None
+    if args.dicom_window:
+        try:
+            centre, width = (float(x) for x in args.dicom_window.split(","))
+        except ValueError:
+            raise SynthguiError("--dicom-window takes CENTRE,WIDTH, e.g. 40,400") from None
+        window = (centre, width)
+    return StudyOptions(
+        confidence=not args.no_confidence, diagnoses=[d.strip() for d in args.diagnoses.split(",") if d.strip()],
+        note=args.note, disclose_ratio=args.tell_ratio, time_limit_s=args.time_limit, blank_ms=args.blank_ms,
+        practice_feedback=not args.no_feedback, allow_back=args.allow_back, allow_zoom=not args.no_zoom,
+        size=args.size, dicom_window=window)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..core.errors import SynthguiError
+    from ..core.study.build import BuildRequest, build_study, default_key_path
+    from ..core.study.normalise import list_images
+
+    if args.synthetic is None and args.generate is None:
+        raise SynthguiError("give --synthetic DIR, --generate MODEL --count N, or both")
+    if args.generate and not args.count:
+        raise SynthguiError("--generate needs --count N")
+    options = options_from_args(args)
+    options.validate()
+    real = list_images(args.real)
+    synthetic = list_images(args.synthetic) if args.synthetic else []
+    provenance: dict = {}
+    if args.generate:
+        from ..core.study.generate import generate_images
+
+        key_path = args.key or default_key_path(args.out)
+        gen_dir = key_path.parent / f"{args.out.name}.generated"
+        print(f"rendering {args.count} image(s) with {args.generate} into {gen_dir} ...")
+        made = generate_images(args.generate, args.count, gen_dir, args.masks, args.seed, args.device)
+        synthetic += [g.path for g in made]
+        provenance = {g.path: g.provenance for g in made}
+    req = BuildRequest(real, synthetic, args.out, args.key, args.per_class, args.practice, args.seed, args.title,
+                       options, provenance)
+    result = build_study(req, progress=_progress)
+    if sys.stdout.isatty():
+        print()
+    main = len(result.study.phase_cases("main"))
+    print(f"study {result.study.study_id}: {main} scored case(s), {len(result.study.cases) - main} practice, in {args.out}")
+    print(f"answer key: {result.key_path} (keep it away from readers)")
+    for warning in result.warnings:
+        print(f"synthgui study build: warning: {warning}")
+    if not any(a.leaks for a in result.audits if a.stage == "study images"):
+        print("leak audit: no file-level feature of the study images separates real from synthetic")
+    return 0
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    import sys
+
+    if sys.stdout.isatty():
+        print(f"\r{stage}: {done}/{total}", end="", flush=True)
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from ..core.study.merge import merge_sessions
+
+    result = merge_sessions(args.sessions, args.out)
+    readers = sorted({j.reader_id for j in result.judgments})
+    print(f"merged {len(result.sources)} file(s): {len(result.judgments)} judgment(s) from {len(readers)} reader(s) "
+          f"into {args.out}; {result.duplicates} duplicate(s) counted once")
+    for c in result.conflicts:
+        print(f"synthgui study merge: warning: conflicting copies of {c}")
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from ..core.errors import SynthguiError
+    from ..core.study.analysis import analyse, scored_judgments
+    from ..core.study.build import default_key_path
+    from ..core.study.key import load_key
+    from ..core.study.merge import collect
+    from ..core.study.report import write_report
+
+    key_path = args.key
+    if key_path is None:
+        if not args.study.is_dir():
+            raise SynthguiError("give --key KEY when analysing a session file")
+        key_path = default_key_path(args.study.resolve())
+    key = load_key(key_path)
+    merged = collect(args.sessions if args.sessions else [args.study])
+    if merged.study_id and merged.study_id != key.study_id:
+        raise SynthguiError(f"the sessions are from study {merged.study_id}, the key is for {key.study_id}")
+    truth_main = {e.case_id: e.truth for e in key.entries if e.phase == "main"}
+    analysis = analyse(merged.judgments, truth_main, key.study_id)
+    rows = scored_judgments(merged.judgments, truth_main)
+    files = write_report(args.out, analysis, merged.judgments, key.truth(), rows, key.leak_audit,
+                         f"Turing test {key.study_id}")
+    p = analysis.pooled
+    print(f"positive class = synthetic; {len(analysis.readers)} reader(s), {p.n} scored reading(s); "
+          f"pooled accuracy {p.accuracy.estimate:.3f} (Wilson {p.accuracy.wilson[0]:.3f}-{p.accuracy.wilson[1]:.3f}), "
+          f"p={p.p_value:.3g} vs 0.5")
+    if merged.duplicates:
+        print(f"{merged.duplicates} duplicate judgment(s) in the session files counted once")
+    for f in files:
+        print(f"wrote {f}")
+    return 0

@@ -1,0 +1,132 @@
+"""Build a blinded study: sample cases, normalise images, opaque ids, a separate answer key, leak audits."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..atomic import write_bytes_atomic
+from ..errors import SynthguiError
+from .design import Case, Study, StudyOptions
+from .key import AnswerKey, KeyEntry
+from .leak_audit import LeakAudit, audit, file_features
+from .normalise import normalise
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class BuildRequest:
+    real: list[Path]
+    synthetic: list[Path]
+    out: Path
+    key_path: Path | None = None  # default: <out>.key.json beside the study folder
+    per_class: int | None = None  # default: as many as the smaller class has (balanced)
+    practice: int = 0  # practice cases (half real, half synthetic), never reused as scored cases
+    seed: int = 0
+    title: str = ""
+    options: StudyOptions = field(default_factory=StudyOptions)
+    provenance: dict[Path, dict] = field(default_factory=dict)  # per synthetic file, e.g. generator + seed
+
+
+@dataclass
+class BuildResult:
+    study: Study
+    key_path: Path
+    audits: list[LeakAudit]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for a in self.audits for w in a.warnings()]
+
+
+def default_key_path(out: Path) -> Path:
+    return out.parent / f"{out.name}.key.json"
+
+
+def _check_paths(req: BuildRequest) -> Path:
+    key_path = (req.key_path or default_key_path(req.out)).resolve()
+    out = req.out.resolve()
+    if key_path == out or out in key_path.parents:
+        raise SynthguiError("the answer key must be outside the study folder (readers get the whole folder)")
+    if req.out.exists() and any(req.out.iterdir()):
+        raise SynthguiError(f"{req.out} exists and is not empty; choose a new study folder")
+    if key_path.exists():
+        raise SynthguiError(f"{key_path} exists; an answer key is never overwritten")
+    return key_path
+
+
+def _sample(req: BuildRequest) -> tuple[list[tuple[Path, str, str]], int]:
+    """(file, truth, phase) for every case; a seeded draw so a rebuild picks the same files."""
+    rng = np.random.default_rng(req.seed)
+    real = [req.real[i] for i in rng.permutation(len(req.real))]
+    syn = [req.synthetic[i] for i in rng.permutation(len(req.synthetic))]
+    n_practice_syn = req.practice // 2
+    n_practice_real = req.practice - n_practice_syn
+    avail_real, avail_syn = len(real) - n_practice_real, len(syn) - n_practice_syn
+    per_class = req.per_class if req.per_class is not None else min(avail_real, avail_syn)
+    if per_class < 1:
+        raise SynthguiError("no scored cases left: add images or lower --practice")
+    if per_class > avail_real or per_class > avail_syn:
+        raise SynthguiError(f"--per-class {per_class} needs {per_class + n_practice_real} real and "
+                            f"{per_class + n_practice_syn} synthetic images; found {len(real)} and {len(syn)}")
+    chosen = [(p, "real", "main") for p in real[:per_class]] + [(p, "synthetic", "main") for p in syn[:per_class]]
+    chosen += [(p, "real", "practice") for p in real[per_class:per_class + n_practice_real]]
+    chosen += [(p, "synthetic", "practice") for p in syn[per_class:per_class + n_practice_syn]]
+    order = rng.permutation(len(chosen))  # write order carries no class information either
+    return [chosen[i] for i in order], per_class
+
+
+def build_study(req: BuildRequest, progress: Progress | None = None) -> BuildResult:
+    req.options.validate()
+    key_path = _check_paths(req)
+    if not req.real or not req.synthetic:
+        raise SynthguiError("a study needs both real and synthetic images")
+    chosen, per_class = _sample(req)
+    images_dir = req.out / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    stamp = created.timestamp()
+    used_ids: set[str] = set()
+    cases: list[Case] = []
+    entries: list[KeyEntry] = []
+    in_feats: dict[str, list[dict]] = {"real": [], "synthetic": []}
+    out_feats: dict[str, list[dict]] = {"real": [], "synthetic": []}
+    for n, (src, truth, phase) in enumerate(chosen, 1):
+        if progress:
+            progress("normalising images", n, len(chosen))
+        case_id = secrets.token_hex(5)
+        while case_id in used_ids:
+            case_id = secrets.token_hex(5)
+        used_ids.add(case_id)
+        data = normalise(src, req.options.size, req.options.dicom_window)
+        target = images_dir / f"{case_id}.png"
+        write_bytes_atomic(target, data)
+        os.utime(target, (stamp, stamp))  # file times would otherwise reveal the build order
+        cases.append(Case(case_id, target.name, phase, truth if phase == "practice" else None))
+        entries.append(KeyEntry(case_id, truth, phase, str(src), hashlib.sha256(data).hexdigest(),
+                                dict(req.provenance.get(src, {}))))
+        if phase == "main":
+            in_feats[truth].append(file_features(src))
+            out_feats[truth].append(file_features(target))
+    cases.sort(key=lambda c: c.case_id)  # listing order carries no class information
+    study_id = secrets.token_hex(8)
+    ratio = None
+    if req.options.disclose_ratio:
+        ratio = f"{per_class} of the {2 * per_class} scored images are synthetic."
+    study = Study(study_id, req.title or f"Study {study_id[:6]}", created.isoformat(), req.options, cases,
+                  ratio_text=ratio, folder=req.out)
+    audits = [audit(in_feats["real"], in_feats["synthetic"], "input files"),
+              audit(out_feats["real"], out_feats["synthetic"], "study images")]
+    key = AnswerKey(study_id, sorted(entries, key=lambda e: e.case_id), [a.to_dict() for a in audits])
+    key.save(key_path)
+    study.save(req.out)
+    (req.out / "sessions").mkdir(exist_ok=True)
+    return BuildResult(study, key_path, audits)
