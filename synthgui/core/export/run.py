@@ -1,0 +1,453 @@
+"""Running an export: masks -> engine -> files, with inference overlapped with mask preparation
+(a producer thread) and with encoding and writing (a thread pool; OpenCV and zlib release the GIL).
+
+Memory stays bounded: at most two prepared batches wait for the engine and ``2 x batch`` images
+wait for the writers. Every file is written atomically, and an item's journal row is appended only
+after its files are in place, so stopping at any point (cancel, Ctrl+C, SIGKILL, a full disk)
+leaves a folder that ``resume`` completes without torn files or duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import glob
+import hashlib
+import os
+import queue
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ... import __version__
+from ..atomic import write_bytes_atomic
+from ..card import MODES
+from ..encoding import EncodeRequest, apply_condition
+from ..errors import MaskError, SynthguiError
+from ..skin_tones import parse_skin_tone
+from . import manifest
+from .sources import MaskSource, load_source
+from .sweep import Plan, Sweep, Variant, apply_variant
+
+FORMATS = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg", "dicom": ".dcm"}
+
+
+@dataclass
+class ExportOptions:
+    format: str = "png"
+    quality: int = 95  # JPEG
+    png_compression: int = 3  # zlib level: lossless either way, 3 is several times faster to write than 9
+    aligned: bool = False  # also write mask|image pairs in the pix2pix aligned layout
+    mode: str | None = None  # test-time mode; None = the model card's default
+    batch: int = 8
+    workers: int = 2  # encoding/writing threads
+    dicom_kind: str = "auto"  # "secondary-capture", "photographic" or auto (photographic for skin models)
+    export_seed: int = 0  # seeds random locations
+
+    def validate(self) -> None:
+        if self.format not in FORMATS:
+            raise SynthguiError(f"unknown format {self.format!r} (use {', '.join(FORMATS)})")
+        if not 1 <= self.quality <= 100:
+            raise SynthguiError("JPEG quality must be 1..100")
+        if self.mode is not None and self.mode not in MODES:
+            raise SynthguiError(f"unknown mode {self.mode!r} (use {', '.join(MODES)})")
+        if self.batch < 1:
+            raise SynthguiError("--batch must be at least 1")
+
+
+@dataclass
+class Progress:
+    done: int  # finished items, this run and earlier ones
+    total: int  # items to make (less those of skipped masks)
+    written: int  # items finished by this run
+    rate: float  # images/s in this run
+    eta: float | None  # seconds
+    message: str = ""
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    total: int
+    done: int
+    written: int
+    skipped: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return not self.cancelled and self.done >= self.total
+
+    @property
+    def rate(self) -> float:
+        return self.written / self.seconds if self.seconds > 0 else 0.0
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_plan(model, sources: list[MaskSource], sweep: Sweep, options: ExportOptions) -> dict[str, Any]:
+    options.validate()
+    plan = Plan(len(sources), sweep)
+    identity = dict(model.identity())
+    identity["training_data"] = model.card.training_data
+    opts = asdict(options)
+    opts["mode"] = options.mode or model.card.default_mode
+    return {
+        "synthgui_version": __version__,
+        "created": _now(),
+        "model": identity,
+        "sources": [s.to_json() for s in sources],
+        "sweep": sweep.to_json(),
+        "options": opts,
+        "total": plan.total,
+    }
+
+
+class ExportJob:
+    """One export folder: its plan, and the work of (re)running it."""
+
+    def __init__(self, out_dir: str | Path, plan: dict[str, Any]) -> None:
+        self.out_dir = Path(out_dir)
+        self.plan = plan
+        self.options = ExportOptions(**plan["options"])
+        self.sources = [MaskSource.from_json(s) for s in plan["sources"]]
+        self.sweep = Sweep.from_json(plan["sweep"])
+        self.items = Plan(len(self.sources), self.sweep)
+        self.skipped: list[str] = []
+
+    # --- creating and reopening ---------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, out_dir: str | Path, model, sources: list[MaskSource], sweep: Sweep, options: ExportOptions) -> "ExportJob":
+        out_dir = Path(out_dir)
+        if (out_dir / manifest.PLAN).exists():
+            raise SynthguiError(f"{out_dir} already holds an export: resume it (--resume) or choose another folder")
+        if not sources:
+            raise SynthguiError("no masks to export")
+        plan = new_plan(model, sources, sweep, options)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        manifest.write_plan(out_dir, plan)
+        return cls(out_dir, plan)
+
+    @classmethod
+    def open(cls, out_dir: str | Path) -> "ExportJob":
+        out_dir = Path(out_dir)
+        return cls(out_dir, manifest.read_plan(out_dir))
+
+    def check_model(self, model) -> None:
+        want = self.plan["model"]["sha256"]
+        if model.sha256 != want:
+            raise SynthguiError(
+                f"the model's weights differ from the ones this export started with (SHA-256 {want[:12]}...); "
+                "resume with the same model or start a new folder")
+
+    # --- file names ---------------------------------------------------------------------------------
+
+    def image_name(self, v: Variant) -> str:
+        return f"images/{v.id}{FORMATS[self.options.format]}"
+
+    def mask_name(self, v: Variant) -> str:
+        return f"masks/{v.id}.png"
+
+    def aligned_name(self, v: Variant) -> str:
+        return f"aligned/train/{v.id}.png"
+
+    # --- recovery -----------------------------------------------------------------------------------
+
+    def recover(self) -> dict[str, dict[str, Any]]:
+        """Finished rows whose files are all in place; drops a torn journal line, rows whose files are
+        gone, and temporary files of interrupted writes."""
+        for pattern in (".*.tmp", "*/.*.tmp", "*/*/.*.tmp"):
+            for tmp in glob.glob(str(self.out_dir / pattern)):
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        rows = manifest.read_journal(self.out_dir)
+        good: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            files = [row.get("image"), row.get("mask")] + ([row["aligned"]] if row.get("aligned") else [])
+            if all(f and (self.out_dir / f).is_file() and (self.out_dir / f).stat().st_size > 0 for f in files):
+                good[row["id"]] = row
+        journal = self.out_dir / manifest.JOURNAL
+        raw = journal.read_bytes() if journal.exists() else b""
+        clean = raw.endswith(b"\n") or not raw
+        if len(good) != len(rows) or not clean or raw.count(b"\n") != len(rows):
+            manifest.rewrite_journal(self.out_dir, sorted(good.values(), key=lambda r: r["id"]))
+        return good
+
+    # --- running ------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        engine,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> ExportResult:
+        """Render every item not finished yet. Ctrl+C (KeyboardInterrupt) and write errors stop it
+        cleanly: in-flight writes finish, the manifest and card are brought up to date, then it raises."""
+        self.check_model(engine.model)
+        cancel = cancel or threading.Event()
+        done = self.recover()
+        todo = [i for i in range(self.items.total) if f"{i:06d}" not in done]
+        self.plan.setdefault("device", f"{engine.device}{' fp16' if engine.half else ''}")
+        start = time.perf_counter()
+        state = _RunState(total=self.items.total, done=len(done))
+        journal = manifest.Journal(self.out_dir)
+        ready: queue.Queue = queue.Queue(maxsize=2)
+        producer = threading.Thread(target=self._produce, args=(engine, todo, ready, cancel, state, warn), daemon=True)
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.workers), thread_name_prefix="synthgui-export")
+        slots = threading.Semaphore(2 * self.options.batch + self.options.workers)
+        interrupted: BaseException | None = None
+
+        def report(message: str = "") -> None:
+            if progress is None:
+                return
+            elapsed = time.perf_counter() - start
+            rate = state.written / elapsed if elapsed > 0 else 0.0
+            left = state.total - state.skipped_items - state.done
+            progress(Progress(state.done, state.total - state.skipped_items, state.written, rate,
+                              left / rate if rate > 0 else None, message))
+
+        def finished(fut: Future) -> None:
+            slots.release()
+            exc = fut.exception()
+            if exc is not None:
+                state.fail(exc)
+                return
+            try:
+                journal.append(fut.result())
+            except BaseException as err:  # e.g. the disk filled up between the image and its row
+                state.fail(err)
+                return
+            with state.lock:
+                state.done += 1
+                state.written += 1
+
+        producer.start()
+        try:
+            while True:
+                if state.error is not None or cancel.is_set():
+                    break
+                chunk = ready.get()
+                if chunk is None:
+                    break
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                variants, masks, inputs, offsets = chunk
+                result = engine.render_inputs(inputs, [v.seed for v in variants], self.options.mode)
+                for v, lm, image, offset in zip(variants, masks, result.images, offsets):
+                    slots.acquire()
+                    fut = pool.submit(self._write_item, engine, v, lm, image, offset)
+                    fut.add_done_callback(finished)
+                report()
+        except BaseException as exc:  # KeyboardInterrupt included: stop cleanly, then re-raise
+            interrupted = exc
+            cancel.set()
+        finally:
+            cancel.set() if (state.error is not None or interrupted is not None) else None
+            _drain(ready)
+            pool.shutdown(wait=True)
+            producer.join(timeout=30)
+            journal.close()
+            rows = manifest.read_journal(self.out_dir)
+            self.plan["skipped_items"] = state.skipped_items
+            self.plan["skipped"] = list(self.skipped)
+            manifest.write_plan(self.out_dir, self.plan)
+            manifest.write_csv(self.out_dir, rows)
+            manifest.write_card(self.out_dir, self.plan, rows)
+            report()
+        if interrupted is not None:
+            raise interrupted
+        if state.error is not None:
+            err = state.error
+            msg = str(err) if isinstance(err, SynthguiError) else f"{type(err).__name__}: {err}"
+            raise SynthguiError(f"export stopped: {msg}; {len(rows)} of {self.items.total} images are done, "
+                                f"run again with --resume to finish") from err
+        return ExportResult(self.out_dir, self.items.total - state.skipped_items, len(rows), state.written,
+                            list(self.skipped), cancel.is_set() and len(rows) < self.items.total - state.skipped_items,
+                            time.perf_counter() - start)
+
+    def _produce(self, engine, todo: list[int], ready: queue.Queue, cancel: threading.Event, state: "_RunState", warn) -> None:
+        """Load, transform and encode masks batch by batch, ahead of the engine."""
+        try:
+            card = engine.card
+            cache: dict[int, np.ndarray | None] = {}
+            batch: list[tuple[Variant, np.ndarray, np.ndarray, tuple[float, float]]] = []
+            for index in todo:
+                if cancel.is_set():
+                    break
+                v = self.items.variant(index)
+                if v.source not in cache:
+                    cache.clear()
+                    cache[v.source] = self._load(v.source, card, warn)
+                lm = cache[v.source]
+                if lm is None:
+                    with state.lock:
+                        state.skipped_items += 1
+                    continue
+                cond_lm, offset = apply_variant(lm, v, card.resolution, self.options.export_seed)
+                cond_lm = apply_condition(cond_lm, card, v.condition)
+                tone = parse_skin_tone(v.skin_tone) if v.skin_tone and card.uses_skin_tone else None
+                batch.append((v, cond_lm, engine.encode(cond_lm, EncodeRequest(skin_tone=tone)), offset))
+                if len(batch) == self.options.batch:
+                    self._put(ready, batch, cancel)
+                    batch = []
+            if batch and not cancel.is_set():
+                self._put(ready, batch, cancel)
+        except BaseException as exc:
+            self._put_raw(ready, exc, cancel)
+            return
+        self._put_raw(ready, None, cancel)
+
+    def _load(self, index: int, card, warn) -> np.ndarray | None:
+        source = self.sources[index]
+        try:
+            return load_source(source, card)
+        except MaskError as exc:
+            message = f"skipped mask {source.name}: {exc}"
+            self.skipped.append(message)
+            if warn is not None:
+                warn(message)
+            return None
+
+    def _put(self, ready: queue.Queue, batch, cancel: threading.Event) -> None:
+        variants, masks, inputs, offsets = zip(*batch)
+        self._put_raw(ready, (list(variants), list(masks), np.stack(inputs), list(offsets)), cancel)
+
+    @staticmethod
+    def _put_raw(ready: queue.Queue, item, cancel: threading.Event) -> None:
+        while True:
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if cancel.is_set():
+                    return
+
+    # --- writing one item ---------------------------------------------------------------------------
+
+    def _write_item(self, engine, v: Variant, lm: np.ndarray, image: np.ndarray, offset: tuple[float, float]) -> dict[str, Any]:
+        """Encode and write the item's files (atomically), then return its journal row."""
+        from ..masks import save_mask
+
+        card = engine.card
+        data = self._encode_image(image, v, card)
+        write_bytes_atomic(self.out_dir / self.image_name(v), data)
+        save_mask(self.out_dir / self.mask_name(v), lm, card)
+        aligned = ""
+        if self.options.aligned:
+            aligned = self.aligned_name(v)
+            write_bytes_atomic(self.out_dir / aligned, _png(np.concatenate([self._mask_picture(lm, v, card), image], axis=1), self.options.png_compression))
+        model = self.plan["model"]
+        source = self.sources[v.source]
+        row = {
+            "id": v.id,
+            "image": self.image_name(v),
+            "mask": self.mask_name(v),
+            "aligned": aligned,
+            "source": source.name,
+            "source_kind": source.kind,
+            **v.params(),
+            "offset": list(offset),
+            "mode": self.options.mode or card.default_mode,
+            "format": self.options.format,
+            "model": model["name"],
+            "model_version": model["version"],
+            "model_sha256": model["sha256"],
+            "synthgui_version": __version__,
+            "device": str(engine.device) + (" fp16" if engine.half else ""),
+            "time": _now(),
+            "image_sha256": hashlib.sha256(data).hexdigest(),
+        }
+        return row
+
+    def _mask_picture(self, lm: np.ndarray, v: Variant, card) -> np.ndarray:
+        """The A side of an aligned pair: the semantic map as the model sees it (skin tone included)."""
+        from ..encoding import semantic_rgb
+        from ..masks import colourise
+
+        if card.encoding.kind in ("skin", "palette", "rgb"):
+            tone = parse_skin_tone(v.skin_tone) if v.skin_tone and card.uses_skin_tone else None
+            return semantic_rgb(lm, card, tone)
+        return colourise(lm, card)
+
+    def _encode_image(self, image: np.ndarray, v: Variant, card) -> bytes:
+        fmt = self.options.format
+        if fmt == "png":
+            return _png(image, self.options.png_compression)
+        if fmt == "jpeg":
+            import cv2
+
+            ok, buf = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(self.options.quality)])
+            if not ok:
+                raise SynthguiError("JPEG encoding failed")
+            return buf.tobytes()
+        if fmt == "tiff":
+            import io
+
+            from PIL import Image
+
+            out = io.BytesIO()
+            Image.fromarray(image).save(out, format="TIFF", compression="tiff_deflate")
+            return out.getvalue()
+        from ..dicom_write import DicomInfo, dicom_bytes
+
+        model = self.plan["model"]
+        kind = self.options.dicom_kind
+        if kind == "auto":
+            kind = "photographic" if card.domain == "skin" else "secondary-capture"
+        created = _dt.datetime.fromisoformat(self.plan["created"])
+        info = DicomInfo(
+            model=f"{model['name']} {model['version']}",
+            series_description=f"SYNTHETIC - {model['name']} {model['version']}",
+            comments=f"mask {self.sources[v.source].name}; " + ", ".join(f"{k}={val}" for k, val in v.params().items() if val is not None),
+            sop=kind,
+            study_entropy=[model["sha256"], self.plan["created"], str(self.out_dir.name)],
+            instance_entropy=[v.id],
+            instance_number=v.index + 1,
+            created=created,
+            software=f"synthgui {__version__}",
+        )
+        return dicom_bytes(image, info)
+
+
+def _png(image: np.ndarray, level: int) -> bytes:
+    import cv2
+
+    arr = image[..., ::-1] if image.ndim == 3 else image
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr), [cv2.IMWRITE_PNG_COMPRESSION, int(level)])
+    if not ok:
+        raise SynthguiError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def _drain(q: queue.Queue) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
+
+
+@dataclass
+class _RunState:
+    total: int
+    done: int
+    written: int = 0
+    skipped_items: int = 0
+    error: BaseException | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail(self, exc: BaseException) -> None:
+        with self.lock:
+            if self.error is None:
+                self.error = exc

@@ -1,0 +1,104 @@
+"""Where an export's masks come from: mask files (a folder, or the studio canvas saved into the
+export folder) and random geometry. A source is a small record so the plan can be stored and
+resumed; its label map is read only when an item needs it."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..card import ModelCard
+from ..errors import MaskError, SynthguiError
+from ..masks import load_mask, save_mask
+
+MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".gif", ".webp")
+PROJECT_SUFFIXES = (".sgproj",)
+
+
+@dataclass(frozen=True)
+class MaskSource:
+    kind: str  # "file", "random" or "project"
+    name: str  # what the manifest shows
+    path: str = ""
+    seed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "MaskSource":
+        return cls(**data)
+
+
+def folder_sources(folder: str | Path) -> list[MaskSource]:
+    """Every image file in ``folder`` (sorted, so the order and the names are stable)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SynthguiError(f"mask folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MASK_SUFFIXES + PROJECT_SUFFIXES)
+    if not files:
+        raise SynthguiError(f"no mask images ({', '.join(MASK_SUFFIXES)}) in {folder}")
+    return [MaskSource("project" if p.suffix.lower() in PROJECT_SUFFIXES else "file", p.name, str(p.resolve())) for p in files]
+
+
+def canvas_source(label_map: np.ndarray, out_dir: Path, card: ModelCard) -> MaskSource:
+    """The studio's current mask, saved into the export folder so the export can be resumed from disk."""
+    path = out_dir / "sources" / "canvas.png"
+    save_mask(path, label_map, card)
+    return MaskSource("file", "canvas", str(path.resolve()))
+
+
+def geometry_module():
+    """``synthgui.core.geometry`` when it is installed, else None."""
+    try:
+        return importlib.import_module("synthgui.core.geometry")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("synthgui.core.geometry",):
+            return None
+        raise
+
+
+def random_sources(count: int, seed: int = 0) -> list[MaskSource]:
+    geometry = geometry_module()
+    if geometry is None or not hasattr(geometry, "propose"):
+        raise SynthguiError("random masks need the geometry generators (synthgui.core.geometry), which are not available in this build; use --masks DIR")
+    if count < 1:
+        raise SynthguiError("--random needs a count of at least 1")
+    return [MaskSource("random", f"random-{seed + i}", seed=seed + i) for i in range(count)]
+
+
+def project_loader():
+    """A function path -> label map from ``synthgui.core.project``, if that module offers one."""
+    try:
+        project = importlib.import_module("synthgui.core.project")
+    except ModuleNotFoundError:
+        return None
+    for name in ("load_label_map", "load_project_label_map"):
+        if callable(getattr(project, name, None)):
+            return getattr(project, name)
+    return None
+
+
+def load_source(source: MaskSource, card: ModelCard) -> np.ndarray:
+    """The source's label map; a bad file raises ``MaskError`` naming it."""
+    if source.kind == "file":
+        return load_mask(source.path, card)
+    if source.kind == "random":
+        geometry = geometry_module()
+        if geometry is None:
+            raise SynthguiError("random masks need synthgui.core.geometry, which is not available")
+        lm = np.asarray(geometry.propose(card.domain, card.resolution, source.seed))
+        return lm.astype(np.uint8)
+    if source.kind == "project":
+        loader = project_loader()
+        if loader is None:
+            raise MaskError(f"{source.name}: project files cannot be read by this build (no project loader)")
+        try:
+            return np.asarray(loader(source.path)).astype(np.uint8)
+        except SynthguiError as exc:
+            raise MaskError(f"{source.name}: {exc}") from None
+    raise SynthguiError(f"unknown mask source kind {source.kind!r}")

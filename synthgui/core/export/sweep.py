@@ -1,0 +1,210 @@
+"""Sweeps: which variants of each mask an export renders, and how one variant is made.
+
+An export is the product of mask sources and a parameter grid (skin tones x conditions x sizes x
+locations x rotations x seeds), or a seeded random sample of that product. Items are addressed by
+an index into it, so the list is never held in memory and a resumed export finds the same items
+under the same names.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import SynthguiError
+from ..masks import find_lesions, resize_label_map, rotate_all, scale_all, shift_all
+from ..skin_tones import FITZPATRICK_RGB, parse_skin_tone, to_hex
+
+RANDOM = "random"
+Offset = tuple[float, float] | str  # (dx, dy) in pixels at the model's resolution, or "random"
+
+
+@dataclass
+class Sweep:
+    """The parameter grid. ``None`` in a list means "as drawn" / "the model's default"."""
+
+    skin_tones: list[str | None] = field(default_factory=lambda: [None])
+    conditions: list[str | None] = field(default_factory=lambda: [None])
+    sizes: list[float] = field(default_factory=lambda: [1.0])
+    locations: list[Offset] = field(default_factory=lambda: [(0.0, 0.0)])
+    rotations: list[float] = field(default_factory=lambda: [0.0])
+    seeds: int = 1
+    seed_base: int = 0
+    sample: int | None = None  # draw this many items at random from the product instead of all
+    sample_seed: int = 0
+
+    def validate(self) -> None:
+        for name in ("skin_tones", "conditions", "sizes", "locations", "rotations"):
+            if not getattr(self, name):
+                raise SynthguiError(f"the sweep's {name.replace('_', ' ')} list is empty")
+        for tone in self.skin_tones:
+            if tone is not None:
+                parse_skin_tone(tone)
+        for s in self.sizes:
+            if not (s > 0 and math.isfinite(s)):
+                raise SynthguiError(f"a lesion size factor must be a positive number, got {s}")
+        if self.seeds < 1:
+            raise SynthguiError("--seeds must be at least 1")
+        if self.sample is not None and self.sample < 1:
+            raise SynthguiError("the random sample size must be at least 1")
+
+    def grid(self) -> list[tuple]:
+        """Every parameter combination for one mask, seeds last (so seeds of one setting sit together)."""
+        seeds = range(self.seed_base, self.seed_base + self.seeds)
+        return list(itertools.product(self.skin_tones, self.conditions, self.sizes, self.locations, self.rotations, seeds))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["locations"] = [loc if isinstance(loc, str) else list(loc) for loc in self.locations]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Sweep":
+        data = dict(data)
+        data["locations"] = [loc if isinstance(loc, str) else tuple(loc) for loc in data.get("locations", [(0.0, 0.0)])]
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One item of an export: which mask and which parameters."""
+
+    index: int
+    source: int  # index into the export's mask sources
+    skin_tone: str | None
+    condition: str | None
+    size: float
+    location: Offset
+    rotation: float
+    seed: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.index:06d}"
+
+    def params(self) -> dict[str, Any]:
+        tone = None if self.skin_tone is None else to_hex(parse_skin_tone(self.skin_tone))
+        return {
+            "skin_tone": self.skin_tone,
+            "skin_tone_rgb": tone,
+            "condition": self.condition,
+            "size": self.size,
+            "location": self.location if isinstance(self.location, str) else list(self.location),
+            "rotation": self.rotation,
+            "seed": self.seed,
+        }
+
+
+class Plan:
+    """Maps item indices to variants for ``n_sources`` masks and a sweep, product or sample."""
+
+    def __init__(self, n_sources: int, sweep: Sweep) -> None:
+        sweep.validate()
+        self.sweep = sweep
+        self.n_sources = n_sources
+        self._grid = sweep.grid()
+        full = n_sources * len(self._grid)
+        self._picks: np.ndarray | None = None
+        if sweep.sample is not None and full:
+            rng = np.random.default_rng(sweep.sample_seed)
+            replace = sweep.sample > full
+            picks = rng.choice(full, size=sweep.sample, replace=replace)
+            self._picks = picks if replace else np.sort(picks)
+        self.total = full if self._picks is None else len(self._picks)
+
+    def variant(self, index: int) -> Variant:
+        flat = index if self._picks is None else int(self._picks[index])
+        source, combo = divmod(flat, len(self._grid))
+        tone, cond, size, loc, rot, seed = self._grid[combo]
+        return Variant(index, source, tone, cond, float(size), loc, float(rot), int(seed))
+
+    def __iter__(self) -> Iterator[Variant]:
+        return (self.variant(i) for i in range(self.total))
+
+
+def random_offset(label_map: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """A shift that keeps every lesion inside the image (zero when they already fill it)."""
+    ys, xs = np.nonzero(label_map)
+    if len(xs) == 0:
+        return (0.0, 0.0)
+    h, w = label_map.shape
+    dx = rng.integers(-int(xs.min()), w - int(xs.max()))
+    dy = rng.integers(-int(ys.min()), h - int(ys.max()))
+    return (float(dx), float(dy))
+
+
+def apply_variant(label_map: np.ndarray, variant: Variant, resolution: int, export_seed: int = 0) -> tuple[np.ndarray, tuple[float, float]]:
+    """The variant's mask at the model's resolution: scaled, rotated, then moved. Returns the offset used.
+
+    Working at the model's resolution makes offsets mean the same pixels for masks of any size and
+    makes the saved mask exactly the one the generator saw.
+    """
+    lm = resize_label_map(label_map, resolution)
+    if variant.size != 1.0:
+        lm = scale_all(lm, variant.size)
+    if variant.rotation % 360:
+        lm = rotate_all(lm, variant.rotation)
+    if variant.location == RANDOM:
+        rng = np.random.default_rng([export_seed, variant.index])
+        offset = random_offset(lm, rng)
+    else:
+        offset = (float(variant.location[0]), float(variant.location[1]))  # type: ignore[index]
+    if offset != (0.0, 0.0):
+        lm = shift_all(lm, *offset)
+    return lm, offset
+
+
+# --- parsing the command line / dialog values ----------------------------------------------------------
+
+
+def parse_skin_tones(values: Sequence[str]) -> list[str | None]:
+    """``I..VI``, ``all``, ``#rrggbb``; validated now so a typo fails before any rendering."""
+    out: list[str | None] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if part.lower() == "all":
+                out.extend(FITZPATRICK_RGB)
+                continue
+            rgb = parse_skin_tone(part)
+            named = [k for k, v in FITZPATRICK_RGB.items() if v == rgb and not part.startswith("#")]
+            out.append(named[0] if named else to_hex(rgb))
+    return out or [None]
+
+
+def parse_floats(values: Sequence[str], what: str) -> list[float]:
+    out = []
+    for value in values:
+        for part in str(value).split(","):
+            if part.strip():
+                try:
+                    out.append(float(part))
+                except ValueError:
+                    raise SynthguiError(f"not a number for {what}: {part.strip()!r}") from None
+    return out
+
+
+def parse_locations(values: Sequence[str]) -> list[Offset]:
+    """``dx,dy`` pairs in pixels (``0,0`` = as drawn) or ``random``."""
+    out: list[Offset] = []
+    for value in values:
+        if value.strip().lower() == RANDOM:
+            out.append(RANDOM)
+            continue
+        parts = value.replace(":", ",").split(",")
+        try:
+            dx, dy = (float(p) for p in parts)
+        except ValueError:
+            raise SynthguiError(f"a location is 'dx,dy' in pixels or 'random', got {value!r}") from None
+        out.append((dx, dy))
+    return out or [(0.0, 0.0)]
+
+
+def lesion_count(label_map: np.ndarray) -> int:
+    return len(find_lesions(label_map)[0])

@@ -1,0 +1,271 @@
+"""Export: sweep expansion, manifest/file consistency, resume after a crash, bad masks, DICOM, cancel."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthgui.core.engine import Engine
+from synthgui.core.errors import SynthguiError
+from synthgui.core.export import ExportJob, ExportOptions, Plan, Sweep, folder_sources, parse_locations, parse_skin_tones
+from synthgui.core.export import manifest, sources as sources_mod
+from synthgui.core.export.sweep import apply_variant
+from synthgui.core.masks import disk_label_map, ellipse_label_map, load_mask, save_mask
+from synthgui.core.models import load_model
+from synthgui.core.networks import GeneratorSpec
+
+from helpers import skin_card, write_model
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    return write_model(tmp_path / "model", GeneratorSpec(ngf=4), skin_card())
+
+
+@pytest.fixture
+def engine(model_path):
+    return Engine(load_model(model_path), device="cpu", threads=1)
+
+
+@pytest.fixture
+def mask_dir(tmp_path):
+    folder = tmp_path / "masks"
+    card = skin_card()
+    save_mask(folder / "a_disk.png", disk_label_map(128, 0.2), card)
+    save_mask(folder / "b_ellipse.png", ellipse_label_map(300, (60, 25), 30, label=2), card)
+    (folder / "c_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return folder
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+def assert_consistent(out: Path) -> list[dict]:
+    """Every journal row's files exist, every image/mask file has exactly one row, no temp files."""
+    rows = manifest.read_journal(out)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)), "duplicate rows"
+    images = {r["image"] for r in rows}
+    masks = {r["mask"] for r in rows}
+    assert {f for f in _files(out) if f.startswith("images/")} == images
+    assert {f for f in _files(out) if f.startswith("masks/")} == masks
+    assert not [f for f in _files(out) if f.endswith(".tmp")]
+    return rows
+
+
+def test_sweep_product_and_sample():
+    sweep = Sweep(skin_tones=["I", "VI"], conditions=[None, "nevus"], sizes=[0.5, 1.0, 2.0],
+                  locations=[(0.0, 0.0), "random"], rotations=[0.0, 90.0], seeds=3)
+    plan = Plan(2, sweep)
+    assert plan.total == 2 * 2 * 2 * 3 * 2 * 2 * 3
+    variants = list(plan)
+    combos = {(v.source, v.skin_tone, v.condition, v.size, v.location, v.rotation, v.seed) for v in variants}
+    assert len(combos) == plan.total  # every combination exactly once
+    assert variants[0].seed == 0 and variants[1].seed == 1 and variants[3].rotation == 90.0
+    assert variants[-1].source == 1
+    sampled = Plan(2, Sweep(**{**sweep.__dict__, "sample": 10, "sample_seed": 4}))
+    again = Plan(2, Sweep(**{**sweep.__dict__, "sample": 10, "sample_seed": 4}))
+    picked = [(v.source, v.skin_tone, v.size, v.seed) for v in sampled]
+    assert sampled.total == 10 and picked == [(v.source, v.skin_tone, v.size, v.seed) for v in again]
+    assert len(set((v.source, v.skin_tone, v.condition, v.size, v.location, v.rotation, v.seed) for v in sampled)) == 10
+
+
+def test_sweep_parsing_and_validation():
+    assert parse_skin_tones(["all"]) == ["I", "II", "III", "IV", "V", "VI"]
+    assert parse_skin_tones(["type 3", "#112233"]) == ["III", "#112233"]
+    assert parse_locations(["10,-5", "random"]) == [(10.0, -5.0), "random"]
+    with pytest.raises(SynthguiError, match="skin tone"):
+        parse_skin_tones(["XI"])
+    with pytest.raises(SynthguiError, match="location"):
+        parse_locations(["left"])
+    with pytest.raises(SynthguiError, match="size"):
+        Plan(1, Sweep(sizes=[0.0]))
+
+
+def test_variant_geometry_scales_moves_and_keeps_ids():
+    lm = disk_label_map(256, 0.1, label=2)
+    small = Plan(1, Sweep(sizes=[0.5])).variant(0)
+    moved = Plan(1, Sweep(locations=[(40.0, 0.0)])).variant(0)
+    out_small, _ = apply_variant(lm, small, 256)
+    out_moved, offset = apply_variant(lm, moved, 256)
+    assert 0.2 < np.count_nonzero(out_small) / np.count_nonzero(lm) < 0.3
+    assert offset == (40.0, 0.0) and set(np.unique(out_moved)) == {0, 2}
+    assert np.nonzero(out_moved)[1].mean() == pytest.approx(np.nonzero(lm)[1].mean() + 40, abs=1)
+    rnd = Plan(1, Sweep(locations=["random"])).variant(0)
+    a, off_a = apply_variant(lm, rnd, 256, export_seed=1)
+    b, off_b = apply_variant(lm, rnd, 256, export_seed=1)
+    assert off_a == off_b and np.array_equal(a, b) and np.count_nonzero(a) == np.count_nonzero(lm)
+
+
+def _export(out, engine, mask_dir, **opts):
+    sweep = opts.pop("sweep", Sweep(skin_tones=["I", "VI"], sizes=[0.75, 1.0], seeds=2))
+    options = ExportOptions(**{"batch": 3, "workers": 2, "aligned": True, **opts})
+    job = ExportJob.create(out, engine.model, folder_sources(mask_dir), sweep, options)
+    warnings = []
+    return job, job.run(engine, warn=warnings.append), warnings
+
+
+def test_export_writes_images_masks_manifest_and_card(tmp_path, engine, mask_dir):
+    out = tmp_path / "out"
+    job, result, warnings = _export(out, engine, mask_dir)
+    assert result.complete and result.total == 16 and result.done == 16
+    assert len(warnings) == 1 and "c_broken.png" in warnings[0]
+    rows = assert_consistent(out)
+    assert len(rows) == 16
+    row = next(r for r in rows if r["source"] == "b_ellipse.png" and r["skin_tone"] == "VI" and r["size"] == 0.75 and r["seed"] == 1)
+    assert row["model_sha256"] == engine.model.sha256 and row["mode"] == "reference"
+    assert row["skin_tone_rgb"] == "#634433" and row["synthgui_version"]
+    # the saved mask is exactly the conditioning mask: re-rendering it gives the same image
+    mask = load_mask(out / row["mask"], engine.card)
+    assert mask.shape == (256, 256) and set(np.unique(mask)) == {0, 2}
+    from synthgui.core.encoding import EncodeRequest
+    again = engine.render(mask, EncodeRequest(skin_tone=(0x63, 0x44, 0x33)), seed=1, mode="reference")
+    from PIL import Image
+    assert np.array_equal(np.asarray(Image.open(out / row["image"]).convert("RGB")), again)
+    pair = np.asarray(Image.open(out / row["aligned"]).convert("RGB"))
+    assert pair.shape == (256, 512, 3) and np.array_equal(pair[:, 256:], again)
+    assert tuple(pair[0, 0]) == (0x63, 0x44, 0x33)  # A side: the semantic map with the skin tone
+    csv_lines = (out / "manifest.csv").read_text().splitlines()
+    assert len(csv_lines) == 17 and csv_lines[0].startswith("id,image,mask")
+    card = (out / "README.md").read_text()
+    assert "synthetic" in card.lower() and "Status: complete" in card and "c_broken.png" in card
+    assert engine.model.sha256 in card
+
+
+def test_export_is_deterministic(tmp_path, engine, mask_dir):
+    _export(tmp_path / "one", engine, mask_dir, aligned=False)
+    _export(tmp_path / "two", engine, mask_dir, aligned=False)
+    for name in sorted(_files(tmp_path / "one")):
+        if name.startswith(("images/", "masks/")):
+            assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+
+def test_resume_after_full_disk_and_crash_debris(tmp_path, engine, mask_dir, monkeypatch):
+    from synthgui.core.export import run as run_mod
+
+    clean = tmp_path / "clean"
+    _export(clean, engine, mask_dir, aligned=False)
+    out = tmp_path / "out"
+    real_write = run_mod.write_bytes_atomic
+    calls = {"n": 0}
+
+    def flaky(path, data):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise SynthguiError(f"cannot write {path}: No space left on device")
+        real_write(path, data)
+
+    monkeypatch.setattr(run_mod, "write_bytes_atomic", flaky)
+    with pytest.raises(SynthguiError, match="--resume"):
+        _export(out, engine, mask_dir, aligned=False)
+    partial = assert_consistent(out)
+    assert 0 < len(partial) < 16
+    assert "INCOMPLETE" in (out / "README.md").read_text()
+    monkeypatch.setattr(run_mod, "write_bytes_atomic", real_write)
+    # what a SIGKILL can leave: a torn journal line, a temp file, an image whose row never came
+    with open(out / "manifest.jsonl", "ab") as fh:
+        fh.write(b'{"id": "000015", "image": "images/0000')
+    (out / "images" / ".000014.png.abc.tmp").write_bytes(b"half")
+    (out / "images" / "000013.png").write_bytes(b"torn?")
+    result = ExportJob.open(out).run(engine)
+    assert result.complete and result.done == 16
+    rows = assert_consistent(out)
+    assert len(rows) == 16
+    for name in _files(clean):
+        if name.startswith(("images/", "masks/")):
+            assert (out / name).read_bytes() == (clean / name).read_bytes(), name
+    assert "Status: complete" in (out / "README.md").read_text()
+
+
+def test_cancel_leaves_a_resumable_folder(tmp_path, engine, mask_dir):
+    out = tmp_path / "out"
+    job = ExportJob.create(out, engine.model, folder_sources(mask_dir), Sweep(seeds=12), ExportOptions(batch=2))
+    cancel = threading.Event()
+    seen = []
+
+    def progress(p):
+        seen.append(p)
+        if p.written >= 2:
+            cancel.set()
+
+    result = job.run(engine, progress=progress, cancel=cancel)
+    assert result.cancelled and 2 <= result.done < 24
+    assert seen[-1].rate > 0 and seen[-1].total == 36  # the broken mask is not reached yet
+    assert len(assert_consistent(out)) == result.done
+    assert ExportJob.open(out).run(engine).complete
+    assert len(assert_consistent(out)) == 24
+
+
+def test_existing_export_needs_resume_and_same_model(tmp_path, engine, mask_dir):
+    out = tmp_path / "out"
+    _export(out, engine, mask_dir, sweep=Sweep())
+    with pytest.raises(SynthguiError, match="resume"):
+        _export(out, engine, mask_dir, sweep=Sweep())
+    other = load_model(write_model(tmp_path / "other", GeneratorSpec(ngf=4), skin_card(), name="other"))
+    from synthgui.core.networks import init_weights
+    with pytest.raises(SynthguiError, match="weights differ"):
+        ExportJob.open(out).check_model(other)
+
+
+def test_dicom_and_jpeg_formats(tmp_path, engine, mask_dir):
+    import pydicom
+    from synthgui.core.dicom_write import missing_required
+
+    _, result, _ = _export(tmp_path / "dcm", engine, mask_dir, format="dicom", sweep=Sweep())
+    rows = assert_consistent(tmp_path / "dcm")
+    assert result.done == 2 and all(r["image"].endswith(".dcm") for r in rows)
+    ds = pydicom.dcmread(tmp_path / "dcm" / rows[0]["image"])
+    assert missing_required(ds) == [] and ds.Modality == "XC" and "SYNTHETIC" in ds.ImageComments
+    assert ds.pixel_array.shape == (256, 256, 3)
+    _, result, _ = _export(tmp_path / "jpg", engine, mask_dir, format="jpeg", quality=80, sweep=Sweep())
+    assert all(r["image"].endswith(".jpg") for r in assert_consistent(tmp_path / "jpg"))
+
+
+def test_random_masks_need_the_geometry_module(monkeypatch):
+    monkeypatch.setattr(sources_mod, "geometry_module", lambda: None)
+    with pytest.raises(SynthguiError, match="geometry"):
+        sources_mod.random_sources(3)
+
+
+def _cli(*args, **kw):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "synthgui", "export", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_cli_sigkill_then_resume(tmp_path, model_path, mask_dir):
+    out = tmp_path / "out"
+    args = ["--model", str(model_path), "--out", str(out), "--masks", str(mask_dir), "--seeds", "10",
+            "--batch", "2", "--mode", "eval", "--no-progress"]
+    proc = _cli(*args)
+    deadline = time.time() + 120
+    journal = out / "manifest.jsonl"
+    while time.time() < deadline and proc.poll() is None:
+        if journal.exists() and journal.read_bytes().count(b"\n") >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rows = manifest.read_journal(out)
+    assert 3 <= len(rows) < 20
+    proc = _cli(*args, "--resume")
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "20 of 20 done" in stdout
+    assert len(assert_consistent(out)) == 20
+    proc = _cli(*args)  # without --resume, a folder that holds an export is refused
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "--resume" in stderr and "Traceback" not in stderr
