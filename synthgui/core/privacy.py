@@ -9,8 +9,8 @@ correlation ``r`` of the thumbnails: 0 for a copy, about 1.4 for unrelated image
 Training images are also compared flipped and rotated by 180 degrees, as training augments them.
 
 ``DEFAULT_THRESHOLD`` = 0.15 (r > 0.989): a JPEG-recompressed, noised (sigma 8/255) or slightly
-re-toned copy stays below 0.05, while distinct dermoscopy images of the ISIC 2018 set rarely come
-closer than 0.3 to each other (measured; see tests/test_privacy.py and the export README).
+re-toned copy stays below about 0.1, while among 400 ISIC 2018 dermoscopy images no two distinct ones
+came closer than 0.29 (5th percentile of nearest distances 0.34, flips included; measured 2026-11-22).
 """
 
 from __future__ import annotations
