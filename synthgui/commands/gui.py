@@ -1,0 +1,80 @@
+"""``synthgui gui`` (and ``synthgui`` alone): open the studio window."""
+
+from __future__ import annotations
+
+import argparse
+import ctypes.util
+import os
+import sys
+from typing import Sequence
+
+XCB_PACKAGES = ("libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 "
+                "libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0")
+# Libraries Qt's xcb plugin loads that desktop installs often lack (libxcb-cursor since Qt 6.5).
+XCB_LIBRARIES = ("xcb-cursor", "xcb-icccm", "xcb-image", "xcb-keysyms", "xcb-randr", "xcb-render-util",
+                 "xcb-shape", "xcb-xinerama", "xcb-xkb", "xkbcommon-x11")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gui", help="open the studio window", description="Open the studio window.")
+    _add_arguments(p)
+    p.set_defaults(func=lambda args: launch_args(args))
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("project", nargs="?", help="a .synthgui project to open")
+    p.add_argument("--model", help="model name or weights file to load instead of the default")
+
+
+def uses_xcb(env: dict[str, str] | None = None, platform: str | None = None) -> bool:
+    """Whether Qt would pick its X11 (xcb) plugin here."""
+    env = dict(os.environ) if env is None else env
+    if (platform or sys.platform) != "linux":
+        return False
+    requested = env.get("QT_QPA_PLATFORM", "")
+    if requested:
+        return requested.split(";")[0].split(":")[0] == "xcb"
+    return not (env.get("WAYLAND_DISPLAY") and env.get("XDG_SESSION_TYPE") == "wayland")
+
+
+def missing_xcb_libraries(find=ctypes.util.find_library) -> list[str]:
+    return [name for name in XCB_LIBRARIES if find(name) is None]
+
+
+def launch_args(args: argparse.Namespace) -> int:
+    if uses_xcb():
+        missing = missing_xcb_libraries()
+        if missing:
+            print(
+                "synthgui: cannot open a window: Qt's X11 plugin needs libraries that are not installed "
+                f"({', '.join('lib' + m for m in missing)}). On Debian/Ubuntu: sudo apt-get install {XCB_PACKAGES}",
+                file=sys.stderr,
+            )
+            return 1
+    from synthgui.gui.app import make_app
+    from synthgui.gui.model_index import default_choice
+    from synthgui.gui.settings import app_settings
+    from synthgui.gui.studio import StudioWindow
+
+    app = make_app()
+    window = StudioWindow()
+    window.show()
+    model = args.model
+    last = str(app_settings().value("studio/last_model", "") or "")
+    if model is None and last and os.path.isfile(last):
+        model = last
+    if model is None:
+        choice = default_choice()
+        model = choice.weights if choice is not None else None
+    if model is not None:
+        window.load_model_path(model)
+    if args.project:
+        window.open_project(args.project)
+    return int(app.exec())
+
+
+def launch(argv: Sequence[str] | None = None) -> int:
+    """What ``synthgui`` without a subcommand runs."""
+    parser = argparse.ArgumentParser(prog="synthgui")
+    _add_arguments(parser)
+    return launch_args(parser.parse_args(list(argv or [])))

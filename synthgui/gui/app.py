@@ -1,0 +1,23 @@
+"""Creating the QApplication: Fusion style, the system's light or dark palette, high-DPI pixmaps."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is not None:
+        return app  # type: ignore[return-value]
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    QCoreApplication.setOrganizationName("synthgui")
+    QCoreApplication.setApplicationName("synthgui")
+    app = QApplication(argv if argv is not None else sys.argv[:1])
+    # Fusion follows the platform's colour scheme (light/dark) in Qt 6.5+ and looks the same everywhere.
+    app.setStyle("Fusion")
+    app.setDesktopFileName("synthgui")
+    return app

@@ -1,0 +1,225 @@
+"""The mask being edited: a label map, its display colours, and undo through ``QUndoStack``.
+
+Widgets never change the array themselves: they call these methods, which paint through
+``synthgui.core.painting`` (O(brush area) per call) and announce the changed box, so the canvas
+repaints only that box and the preview knows to render again. One drag is one undo step, and each
+step stores only the region it changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, QRect, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from synthgui.core import painting
+from synthgui.core.card import ModelCard
+from synthgui.core.masks import find_lesions, transform_region
+from synthgui.core.painting import Box, UndoAtom
+
+UNDO_LIMIT = 100  # steps; each holds only its changed box, so memory stays bounded
+MASK_ALPHA = 150
+
+
+class AtomCommand(QUndoCommand):
+    """An undo step made of one region atom (a stroke, a fill, a transform)."""
+
+    def __init__(self, doc: "MaskDocument", atom: UndoAtom, text: str, merge_id: int = -1) -> None:
+        super().__init__(text)
+        self._doc = doc
+        self.atoms = [atom]
+        self._merge_id = merge_id
+        self._first = True
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return self._merge_id
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if not isinstance(other, AtomCommand) or other.id() != self.id() or self.id() < 0:
+            return False
+        self.atoms.extend(other.atoms)
+        return True
+
+    def redo(self) -> None:
+        if self._first:  # already applied while the user painted
+            self._first = False
+            return
+        for atom in self.atoms:
+            atom.redo(self._doc.label_map)
+            self._doc.region_changed(atom.box)
+
+    def undo(self) -> None:
+        for atom in reversed(self.atoms):
+            atom.undo(self._doc.label_map)
+            self._doc.region_changed(atom.box)
+
+
+class ReplaceCommand(QUndoCommand):
+    """Swap in a whole new label map (import, new, resize): the one step that stores a full image."""
+
+    def __init__(self, doc: "MaskDocument", new: np.ndarray, text: str) -> None:
+        super().__init__(text)
+        self._doc, self._old, self._new = doc, doc.label_map, new
+
+    def redo(self) -> None:
+        self._doc.swap_array(self._new)
+
+    def undo(self) -> None:
+        self._doc.swap_array(self._old)
+
+
+class MaskDocument(QObject):
+    changed = Signal(QRect)  # image-space box that changed
+    reset = Signal()  # a new array (size may differ)
+    selection_changed = Signal()
+
+    def __init__(self, size: int = 256, card: ModelCard | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.label_map = np.zeros((size, size), np.uint8)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
+        self._lut = np.zeros((256, 4), np.uint8)
+        self.rgba = np.zeros((size, size, 4), np.uint8)
+        self._stroke_box: Box | None = None
+        self._stroke_before: np.ndarray | None = None
+        self._stroke_text = ""
+        self._merge_serial = 1000
+        self.selected: np.ndarray | None = None  # boolean region of the selected lesion
+        self._transform_base: np.ndarray | None = None
+        self._transform_merge = -1
+        self.set_card(card)
+
+    # --- display colours ------------------------------------------------------------------------
+
+    def set_card(self, card: ModelCard | None) -> None:
+        lut = np.zeros((256, 4), np.uint8)
+        lut[1:] = (255, 255, 255, MASK_ALPHA)
+        if card is not None:
+            for c in card.classes:
+                if c.id != 0:
+                    lut[c.id] = (*c.color, MASK_ALPHA)
+        self._lut = lut
+        self.rgba = self._lut[self.label_map]
+        self.reset.emit()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        h, w = self.label_map.shape
+        return w, h
+
+    def region_changed(self, box: Box) -> None:
+        x0, y0, x1, y1 = box
+        self.rgba[y0:y1, x0:x1] = self._lut[self.label_map[y0:y1, x0:x1]]
+        self.changed.emit(QRect(x0, y0, x1 - x0, y1 - y0))
+
+    def swap_array(self, array: np.ndarray) -> None:
+        self.label_map = array
+        self.rgba = self._lut[array]
+        self.selected = None
+        self._transform_base = None
+        self.reset.emit()
+
+    def replace(self, array: np.ndarray, text: str) -> None:
+        self.undo_stack.push(ReplaceCommand(self, np.ascontiguousarray(array, np.uint8), text))
+
+    def load_clean(self, array: np.ndarray) -> None:
+        """A fresh document (new or opened project): no undo history, marked unmodified."""
+        self.undo_stack.clear()
+        self.swap_array(np.ascontiguousarray(array, np.uint8).copy())
+        self.undo_stack.setClean()
+
+    # --- strokes: many dabs, one undo step ------------------------------------------------------
+
+    def begin_stroke(self, text: str = "Brush stroke") -> None:
+        self._stroke_box = None
+        self._stroke_before = self.label_map.copy()  # once per drag, not per mouse event
+        self._stroke_text = text
+
+    def stroke_segment(self, p0: tuple[float, float], p1: tuple[float, float], radius: float, value: int) -> None:
+        atom = painting.paint_segment(self.label_map, p0, p1, radius, value)
+        if atom is not None:
+            if self._stroke_before is None:  # a segment outside a stroke is its own step
+                self._push(atom, self._stroke_text or "Paint")
+                return
+            self._stroke_box = painting.union_box(self._stroke_box, atom.box)
+            self.region_changed(atom.box)
+
+    def end_stroke(self) -> None:
+        before, box = self._stroke_before, self._stroke_box
+        self._stroke_before = self._stroke_box = None
+        if before is None or box is None:
+            return
+        atom = painting.atom_between(before, self.label_map, box)
+        if atom is not None:
+            self.undo_stack.push(AtomCommand(self, atom, self._stroke_text))
+
+    @property
+    def in_stroke(self) -> bool:
+        return self._stroke_before is not None
+
+    def _push(self, atom: UndoAtom | None, text: str, merge_id: int = -1) -> bool:
+        if atom is None:
+            return False
+        self.region_changed(atom.box)
+        self.undo_stack.push(AtomCommand(self, atom, text, merge_id))
+        return True
+
+    def fill(self, x: int, y: int, value: int) -> bool:
+        return self._push(painting.flood_fill(self.label_map, x, y, value), "Fill")
+
+    def polygon(self, points: list[tuple[float, float]], value: int) -> bool:
+        return self._push(painting.fill_polygon(self.label_map, points, value), "Polygon")
+
+    def ellipse(self, a: tuple[float, float], b: tuple[float, float], value: int) -> bool:
+        return self._push(painting.fill_ellipse(self.label_map, a, b, value), "Ellipse")
+
+    # --- the selected lesion: size, location, rotation ------------------------------------------
+
+    def select_at(self, x: int, y: int) -> bool:
+        """Select the lesion under (x, y); False (and no selection) on background."""
+        lesions, comp = find_lesions(self.label_map)
+        h, w = self.label_map.shape
+        index = comp[y, x] if 0 <= x < w and 0 <= y < h else 0
+        self.selected = comp == index if index else None
+        self._transform_base = None
+        self.selection_changed.emit()
+        return self.selected is not None
+
+    def select_largest(self) -> bool:
+        lesions, comp = find_lesions(self.label_map)
+        self.selected = comp == lesions[0].index if lesions else None
+        self._transform_base = None
+        self.selection_changed.emit()
+        return self.selected is not None
+
+    def begin_transform(self) -> None:
+        """Later ``transform`` calls are relative to the mask as it is now, and merge into one step."""
+        self._transform_base = self.label_map.copy()
+        self._merge_serial += 1
+        self._transform_merge = self._merge_serial
+
+    def transform(self, scale: float = 1.0, rotation: float = 0.0, offset: tuple[float, float] = (0.0, 0.0),
+                  text: str = "Transform lesion") -> bool:
+        """Scale/rotate the selected lesion about its centre and move it, from the transform's base."""
+        if self.selected is None:
+            return False
+        if self._transform_base is None:
+            self.begin_transform()
+        base = self._transform_base
+        result = transform_region(base, self.selected, scale=scale, rotation_deg=rotation, offset=offset)
+        moved = transform_region(self.selected.astype(np.uint8), self.selected, scale=scale, rotation_deg=rotation, offset=offset)
+        self._moved = (moved > 0) & (result > 0)
+        atom = painting.atom_between(self.label_map, result)
+        if atom is None:
+            return False
+        atom.redo(self.label_map)
+        return self._push(atom, text, self._transform_merge)
+
+    def end_transform(self) -> None:
+        """Re-select the moved lesion so the next transform starts from its new shape."""
+        if self._transform_base is None or self.selected is None:
+            return
+        self._transform_base = None
+        moved = getattr(self, "_moved", None)
+        self.selected = moved if moved is not None and moved.any() else None
+        self.selection_changed.emit()

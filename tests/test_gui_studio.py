@@ -1,0 +1,325 @@
+"""The studio window, offscreen: drawing, live preview, undo, lesion controls, tone, projects, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def temp_settings(tmp_path):
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    from synthgui.core.networks import GeneratorSpec
+    from tests.helpers import skin_card, write_model
+
+    folder = tmp_path_factory.mktemp("models")
+    return write_model(folder, GeneratorSpec(ngf=4, num_downs=8), skin_card("tiny-skin", 256), name="tiny")
+
+
+@pytest.fixture
+def window(qtbot):
+    from synthgui.gui.studio import StudioWindow
+
+    w = StudioWindow()
+    w._confirm_discard = lambda: True  # no modal prompt in tests
+    qtbot.addWidget(w)
+    w.resize(1200, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.shutdown()
+
+
+@pytest.fixture
+def loaded(window, qtbot, tiny_model):
+    with qtbot.waitSignal(window.model_ready, timeout=60000):
+        window.load_model_path(str(tiny_model))
+    wait_rendered(window, qtbot)
+    return window
+
+
+def wait_rendered(window, qtbot, timeout=30000):
+    qtbot.waitUntil(lambda: window.bridge is not None and window.preview.image_id == window.bridge.latest_id
+                    and window._dirty_since is None and window.bridge.idle_for_gui(), timeout=timeout)
+
+
+def send_mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton, buttons=Qt.MouseButton.LeftButton):
+    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove, "release": QEvent.Type.MouseButtonRelease}
+    p = QPointF(pos)
+    ev = QMouseEvent(types[kind], p, widget.mapToGlobal(p), button if kind != "move" else Qt.MouseButton.NoButton,
+                     buttons if kind != "release" else Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def screen_of(canvas, x, y):
+    return canvas.transform().map(QPointF(x + 0.5, y + 0.5))
+
+
+def stroke(canvas, points):
+    send_mouse(canvas, "press", screen_of(canvas, *points[0]))
+    for pt in points[1:]:
+        send_mouse(canvas, "move", screen_of(canvas, *pt))
+    send_mouse(canvas, "release", screen_of(canvas, *points[-1]))
+
+
+def test_window_opens_without_a_model_and_without_torch():
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM']='offscreen'\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from synthgui.gui.studio import StudioWindow\n"
+        "w = StudioWindow(); w.show(); app.processEvents()\n"
+        "print('torch' in sys.modules, w.model is None, 'Open model' in w.preview.placeholder)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True"]
+
+
+def test_stroke_paints_the_mask_and_the_preview_follows(loaded, qtbot):
+    w = loaded
+    w.set_tool("brush")
+    w.set_brush_size(6)
+    first = w.preview.image_id
+    before_image = w.last_image.copy()
+    stroke(w.canvas, [(60, 60), (90, 70), (120, 100), (140, 140)])
+    lm = w.doc.label_map
+    assert lm[60, 60] == 1 and lm[140, 140] == 1 and lm[100, 120] == 1 and lm[10, 10] == 0
+    assert w.doc.undo_stack.count() == 1  # one drag = one step
+    wait_rendered(w, qtbot)
+    assert w.preview.image_id > first
+    assert not np.array_equal(w.last_image, before_image)
+    assert w.stale_label.text() == ""
+
+
+def test_undo_redo_restore_exact_masks(loaded, qtbot):
+    w = loaded
+    w.set_tool("brush")
+    w.set_brush_size(4)
+    empty = w.doc.label_map.copy()
+    stroke(w.canvas, [(30, 30), (80, 30)])
+    one = w.doc.label_map.copy()
+    w.set_tool("eraser")
+    stroke(w.canvas, [(50, 30), (50, 31)])
+    two = w.doc.label_map.copy()
+    assert two[30, 50] == 0 and one[30, 50] == 1
+    w.doc.undo_stack.undo()
+    assert np.array_equal(w.doc.label_map, one)
+    w.doc.undo_stack.undo()
+    assert np.array_equal(w.doc.label_map, empty)
+    w.doc.undo_stack.redo()
+    w.doc.undo_stack.redo()
+    assert np.array_equal(w.doc.label_map, two)
+    # steps hold only their region
+    for i in range(w.doc.undo_stack.count()):
+        for atom in w.doc.undo_stack.command(i).atoms:
+            assert atom.old.size < empty.size / 4
+
+
+def _disk(w, r=20, centre=(128, 128)):
+    import cv2
+
+    lm = np.zeros_like(w.doc.label_map)
+    cv2.ellipse(lm, centre, (r * 2, r), 0, 0, 360, 1, -1)
+    w.doc.replace(lm, "test")
+    assert w.select_lesion()
+
+
+def test_lesion_size_location_rotation(loaded):
+    w = loaded
+    _disk(w)
+    area = np.count_nonzero(w.doc.label_map)
+    w.lesion_panel.size.setValue(200)
+    assert 3.6 < np.count_nonzero(w.doc.label_map) / area < 4.4
+    w.lesion_panel.size.setValue(100)
+    assert abs(np.count_nonzero(w.doc.label_map) / area - 1) < 0.05
+    w.lesion_panel.x.setValue(w.lesion_panel.x.value() + 30)
+    ys, xs = np.nonzero(w.doc.label_map)
+    assert abs(xs.mean() - 158) < 1.5 and abs(ys.mean() - 128) < 1.5
+    w.lesion_panel.rotation.setValue(90)
+    ys, xs = np.nonzero(w.doc.label_map)
+    assert (ys.max() - ys.min()) > 1.7 * (xs.max() - xs.min())  # the wide ellipse now stands up
+    steps = w.doc.undo_stack.count()
+    w.doc.undo_stack.undo()  # rotation is one step
+    ys, xs = np.nonzero(w.doc.label_map)
+    assert (xs.max() - xs.min()) > 1.7 * (ys.max() - ys.min())
+    assert w.doc.undo_stack.index() == steps - 1
+
+
+def test_move_tool_drags_a_lesion(loaded):
+    w = loaded
+    _disk(w, 10, (60, 60))
+    w.set_tool("move")
+    stroke(w.canvas, [(60, 60), (80, 70), (100, 90)])
+    ys, xs = np.nonzero(w.doc.label_map)
+    assert abs(xs.mean() - 100) < 1.5 and abs(ys.mean() - 90) < 1.5
+    w.doc.undo_stack.undo()
+    ys, xs = np.nonzero(w.doc.label_map)
+    assert abs(xs.mean() - 60) < 1.5
+
+
+def test_skin_tone_changes_the_generator_input(loaded, qtbot):
+    from synthgui.core.skin_tones import FITZPATRICK_RGB
+
+    w = loaded
+    w.tone_panel.buttons["V"].click()
+    job = w.render_job()
+    assert job.request.skin_tone == FITZPATRICK_RGB["V"]
+    x = w.bridge.engine.encode(job.label_map, job.request)
+    expected = np.array(FITZPATRICK_RGB["V"]) / 127.5 - 1
+    assert np.allclose(x[:, 0, 0], expected)
+    assert w._dirty_since is not None or not w.bridge.idle_for_gui()  # a render is on its way
+    before = w.last_image.copy()
+    wait_rendered(w, qtbot)
+    assert not np.array_equal(before, w.last_image)
+
+
+def test_project_round_trip_is_exact(loaded, qtbot, tmp_path):
+    from synthgui.gui.studio import StudioWindow
+
+    w = loaded
+    w.set_tool("brush")
+    stroke(w.canvas, [(40, 40), (100, 120)])
+    w.tone_panel.set_tone((120, 80, 60))
+    w.render_panel.seed.setValue(1234)
+    w.render_panel.set_mode("eval")
+    w.view_mode.setCurrentIndex(2)
+    path = tmp_path / "case.synthgui"
+    assert w.save_project(path)
+    assert w.doc.undo_stack.isClean()
+    w2 = StudioWindow()
+    qtbot.addWidget(w2)
+    with qtbot.waitSignal(w2.model_ready, timeout=60000):
+        assert w2.open_project(path)
+    assert np.array_equal(w2.doc.label_map, w.doc.label_map)
+    assert w2.project().parameters() == w.project().parameters()
+    w2.shutdown()
+
+
+def test_closing_during_a_render_exits_cleanly(loaded, qtbot):
+    w = loaded
+    started = threading.Event()
+    release = threading.Event()
+    real = w.bridge.engine.render
+
+    def slow(*args, **kw):
+        started.set()
+        release.wait(5)
+        return real(*args, **kw)
+
+    w.bridge.engine.render = slow
+    stroke(w.canvas, [(20, 20), (40, 40)])
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    threading.Timer(0.3, release.set).start()
+    t0 = time.perf_counter()
+    assert w.close()
+    assert time.perf_counter() - t0 < 10
+    assert not w.bridge._worker._thread.is_alive()
+
+
+def test_corrupt_model_gives_a_message_and_keeps_the_work(window, qtbot, tmp_path):
+    w = window
+    w.set_tool("brush")
+    stroke(w.canvas, [(50, 50), (60, 60)])
+    before = w.doc.label_map.copy()
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"this is not a checkpoint")
+    with qtbot.waitSignal(w.model_failed, timeout=60000) as blocker:
+        w.load_model_path(str(bad))
+    assert "broken.pth" in w.last_error or "checkpoint" in blocker.args[0]
+    assert np.array_equal(w.doc.label_map, before)
+    assert w.model is None
+
+
+def test_unreadable_files_give_messages(window, tmp_path):
+    w = window
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"nope")
+    assert not w.import_mask(junk) and "not an image" in w.last_error
+    assert not w.open_project(junk)
+    assert not w.open_underlay(str(junk))
+
+
+def test_settings_persist(window, qtbot):
+    from synthgui.gui.studio import StudioWindow
+
+    window.set_tool("ellipse")
+    window.set_brush_size(17)
+    window.save_settings()
+    w2 = StudioWindow()
+    qtbot.addWidget(w2)
+    assert w2.canvas.tool == "ellipse" and w2.brush_size.value() == 17
+
+
+def test_tools_have_shortcuts_in_tooltips(window):
+    keys = set()
+    for tool, act in window.tool_actions.items():
+        shortcuts = [s.toString() for s in act.shortcuts()]
+        assert len(shortcuts) == 2 and shortcuts[0] in "1234567"
+        assert shortcuts[0] in act.toolTip()
+        keys.update(shortcuts)
+    assert len(keys) == 14
+
+
+def test_fill_polygon_ellipse_and_eyedropper(loaded):
+    w = loaded
+    w.set_tool("ellipse")
+    stroke(w.canvas, [(20, 20), (60, 40)])
+    assert w.doc.label_map[30, 40] == 1
+    w.set_tool("polygon")
+    for pt in [(100, 100), (150, 100), (150, 150)]:
+        send_mouse(w.canvas, "press", screen_of(w.canvas, *pt))
+        send_mouse(w.canvas, "release", screen_of(w.canvas, *pt))
+    w.canvas.finish_polygon()
+    assert w.doc.label_map[110, 140] == 1 and w.doc.label_map[140, 110] == 0
+    w.palette_panel.select(2)
+    w.canvas.label = 2
+    w.set_tool("fill")
+    stroke(w.canvas, [(40, 30)])
+    assert w.doc.label_map[30, 40] == 2 and w.doc.label_map[30, 25] == 2 and w.doc.label_map[110, 140] == 1
+    w.canvas.label = 1
+    w.set_tool("eyedropper")
+    stroke(w.canvas, [(40, 30)])
+    assert w.canvas.label == 2
+
+
+def test_dicom_underlay_with_window(window, tmp_path):
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds = FileDataset(str(tmp_path / "x.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.Rows = ds.Columns = 32
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.WindowCenter, ds.WindowWidth = 500, 1000
+    ds.PixelData = (np.arange(32 * 32, dtype=np.uint16)).tobytes()
+    ds.save_as(str(tmp_path / "x.dcm"), enforce_file_format=True)
+    assert window.open_underlay(str(tmp_path / "x.dcm"))
+    assert window.window_centre.isEnabled() and window.window_centre.value() == 500
+    window.window_width.setValue(100)
+    img = window.canvas.underlay
+    assert img is not None and img.width() == 32
