@@ -269,3 +269,20 @@ def test_cli_sigkill_then_resume(tmp_path, model_path, mask_dir):
     proc = _cli(*args)  # without --resume, a folder that holds an export is refused
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "--resume" in stderr and "Traceback" not in stderr
+
+
+def test_project_files_are_a_mask_source(tmp_path, engine):
+    from synthgui.core.project import Project, save_project
+
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    save_project(folder / "case.synthgui", Project(label_map=disk_label_map(256, 0.15, label=2)))
+    save_project(folder / "alien.synthgui", Project(label_map=np.full((64, 64), 7, np.uint8)))
+    sources = folder_sources(folder)
+    assert [s.kind for s in sources] == ["project", "project"]
+    job = ExportJob.create(tmp_path / "out", engine.model, sources, Sweep(), ExportOptions(mode="eval"))
+    warnings = []
+    result = job.run(engine, warn=warnings.append)
+    assert result.done == 1 and len(warnings) == 1 and "alien" in warnings[0] and "unknown" in warnings[0]
+    row = manifest.read_journal(tmp_path / "out")[0]
+    assert row["source"] == "case.synthgui" and set(np.unique(load_mask(tmp_path / "out" / row["mask"], engine.card))) == {0, 2}

@@ -16,7 +16,7 @@ from ..errors import MaskError, SynthguiError
 from ..masks import load_mask, save_mask
 
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".gif", ".webp")
-PROJECT_SUFFIXES = (".sgproj",)
+PROJECT_SUFFIXES = (".synthgui", ".sgproj")  # studio project files (synthgui.core.project)
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,24 @@ def project_loader():
         project = importlib.import_module("synthgui.core.project")
     except ModuleNotFoundError:
         return None
-    for name in ("load_label_map", "load_project_label_map"):
-        if callable(getattr(project, name, None)):
-            return getattr(project, name)
-    return None
+    load = getattr(project, "load_project", None)
+    if not callable(load):
+        return None
+    return lambda path: load(path).label_map
 
 
 def load_source(source: MaskSource, card: ModelCard) -> np.ndarray:
-    """The source's label map; a bad file raises ``MaskError`` naming it."""
+    """The source's label map; a bad file, or one with classes the model lacks, raises ``MaskError``."""
+    lm = _read_source(source, card)
+    known = [c.id for c in card.classes] or [0, 1]
+    unknown = np.setdiff1d(np.unique(lm), known)
+    if lm.ndim != 2 or unknown.size:
+        raise MaskError(f"{source.name}: class ids {unknown.tolist()} are unknown to model {card.name!r}" if unknown.size
+                        else f"{source.name}: not a 2-D label map")
+    return lm
+
+
+def _read_source(source: MaskSource, card: ModelCard) -> np.ndarray:
     if source.kind == "file":
         return load_mask(source.path, card)
     if source.kind == "random":

@@ -1,0 +1,338 @@
+"""File > Export image set...: choose masks, sweep, format and folder; the export runs on a worker
+thread with progress, rate and ETA, and can be cancelled (the folder stays resumable)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+    QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget,
+)
+from PySide6.QtCore import Qt
+
+FITZPATRICK = ("I", "II", "III", "IV", "V", "VI")
+
+
+class ExportWorker(QObject):
+    """Loads the model, builds or reopens the export and runs it; lives on its own QThread."""
+
+    progress = Signal(int, int, float, float)  # done, total, images/s, eta seconds (-1 unknown)
+    warning = Signal(str)
+    finished = Signal(str)  # summary
+    failed = Signal(str)
+
+    def __init__(self, model_path: str, out_dir: str, make_job, device: str = "auto") -> None:
+        super().__init__()
+        self.model_path = model_path
+        self.out_dir = out_dir
+        self.make_job = make_job  # (model) -> ExportJob, called on the worker thread
+        self.device = device
+        self.cancel = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from ..core.engine import Engine
+            from ..core.models import load_model
+
+            model = load_model(self.model_path)
+            job = self.make_job(model)
+            engine = Engine(model, device=self.device)
+            result = job.run(
+                engine,
+                progress=lambda p: self.progress.emit(p.done, p.total, p.rate, -1.0 if p.eta is None else p.eta),
+                cancel=self.cancel,
+                warn=self.warning.emit,
+            )
+            if result.cancelled:
+                self.finished.emit(f"Cancelled: {result.done} of {result.total} images are in {result.out_dir}. "
+                                   "Start the export again on the same folder to finish it.")
+            else:
+                self.finished.emit(f"Done: {result.done} images in {result.out_dir} ({result.rate:.1f} images/s)"
+                                   + (f", {len(result.skipped)} masks skipped" if result.skipped else ""))
+        except Exception as exc:  # shown in the dialog, never a silent crash
+            from ..core.errors import SynthguiError
+
+            self.failed.emit(str(exc) if isinstance(exc, SynthguiError) else f"{type(exc).__name__}: {exc}")
+
+
+def _eta_text(seconds: float) -> str:
+    if seconds < 0:
+        return "ETA --"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"ETA {hours}:{minutes:02d}:{secs:02d}" if hours else f"ETA {minutes}:{secs:02d}"
+
+
+class ExportDialog(QDialog):
+    def __init__(self, parent: QWidget | None, model_path: str, label_map: np.ndarray | None,
+                 skin_tone: tuple[int, int, int] | None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export image set")
+        self.model_path = model_path
+        self.label_map = None if label_map is None else np.array(label_map, np.uint8, copy=True)
+        self.skin_tone = skin_tone
+        self.card = self._read_card(model_path)
+        self._thread: QThread | None = None
+        self._worker: ExportWorker | None = None
+        self.last_message = ""
+        self._build()
+
+    @staticmethod
+    def _read_card(model_path: str):
+        from ..core.card import ModelCard, generic_card
+        from ..core.models import card_path_for
+
+        path = card_path_for(Path(model_path))
+        return ModelCard.load(path) if path is not None else generic_card(Path(model_path).stem)
+
+    # --- layout -------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        source = QGroupBox("Masks")
+        s = QVBoxLayout(source)
+        self.use_canvas = QRadioButton("Current canvas")
+        self.use_folder = QRadioButton("Folder of masks or projects:")
+        self.use_canvas.setEnabled(self.label_map is not None)
+        (self.use_canvas if self.label_map is not None else self.use_folder).setChecked(True)
+        self.mask_folder = QLineEdit()
+        browse_masks = QPushButton("Browse...")
+        browse_masks.clicked.connect(lambda: self._browse(self.mask_folder))
+        row = QHBoxLayout()
+        row.addWidget(self.use_folder)
+        row.addWidget(self.mask_folder, 1)
+        row.addWidget(browse_masks)
+        s.addWidget(self.use_canvas)
+        s.addLayout(row)
+        layout.addWidget(source)
+
+        sweep = QGroupBox("Sweep (every combination)")
+        form = QFormLayout(sweep)
+        self.tone_boxes: dict[str, QCheckBox] = {}
+        tones = QHBoxLayout()
+        for key in FITZPATRICK:
+            box = QCheckBox(key)
+            self.tone_boxes[key] = box
+            tones.addWidget(box)
+        self.current_tone = QCheckBox("current")
+        self.current_tone.setChecked(True)
+        self.current_tone.setEnabled(self.skin_tone is not None)
+        tones.addWidget(self.current_tone)
+        tone_widget = QWidget()
+        tone_widget.setLayout(tones)
+        tone_widget.setEnabled(self.card.uses_skin_tone)
+        form.addRow("Skin tones", tone_widget)
+        self.conditions = QListWidget()
+        self.conditions.setMaximumHeight(80)
+        for c in [None, *self.card.foreground_classes]:
+            item = QListWidgetItem("as drawn" if c is None else c.name)
+            item.setData(Qt.ItemDataRole.UserRole, None if c is None else c.name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if c is None else Qt.CheckState.Unchecked)
+            self.conditions.addItem(item)
+        form.addRow("Conditions", self.conditions)
+        self.sizes = QLineEdit("1")
+        self.sizes.setToolTip("Lesion scale factors, e.g. 0.5, 1, 1.5")
+        form.addRow("Sizes", self.sizes)
+        self.locations = QLineEdit("0,0")
+        self.locations.setToolTip("Offsets 'dx,dy' in pixels separated by ';', or 'random'")
+        form.addRow("Locations", self.locations)
+        self.rotations = QLineEdit("0")
+        form.addRow("Rotations (deg)", self.rotations)
+        self.seeds = QSpinBox()
+        self.seeds.setRange(1, 100000)
+        form.addRow("Seeds per combination", self.seeds)
+        self.mode = QComboBox()
+        self.mode.addItems(["reference", "deterministic", "eval"])
+        self.mode.setCurrentText(self.card.default_mode)
+        form.addRow("Test-time mode", self.mode)
+        layout.addWidget(sweep)
+
+        output = QGroupBox("Output")
+        out = QFormLayout(output)
+        self.format = QComboBox()
+        self.format.addItems(["png", "tiff", "jpeg", "dicom"])
+        self.quality = QSpinBox()
+        self.quality.setRange(1, 100)
+        self.quality.setValue(95)
+        self.format.currentTextChanged.connect(lambda f: self.quality.setEnabled(f == "jpeg"))
+        self.quality.setEnabled(False)
+        fmt_row = QHBoxLayout()
+        fmt_row.addWidget(self.format)
+        fmt_row.addWidget(QLabel("JPEG quality"))
+        fmt_row.addWidget(self.quality)
+        out.addRow("Format", fmt_row)
+        self.aligned = QCheckBox("Also write mask|image pairs (pix2pix aligned layout)")
+        out.addRow("", self.aligned)
+        self.out_dir = QLineEdit()
+        browse_out = QPushButton("Browse...")
+        browse_out.clicked.connect(lambda: self._browse(self.out_dir))
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_dir, 1)
+        out_row.addWidget(browse_out)
+        out.addRow("Folder", out_row)
+        self.privacy_dir = QLineEdit()
+        self.privacy_dir.setPlaceholderText("optional: training images, for the near-copy check")
+        out.addRow("Privacy check", self.privacy_dir)
+        layout.addWidget(output)
+
+        self.progress = QProgressBar()
+        self.status = QLabel("Ready.")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        self.buttons = QDialogButtonBox()
+        self.start_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton("Cancel export", QDialogButtonBox.ButtonRole.ActionRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.cancel_button.setEnabled(False)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        layout.addWidget(self.buttons)
+
+    def _browse(self, target: QLineEdit) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder", target.text())
+        if folder:
+            target.setText(folder)
+
+    # --- settings -> export ---------------------------------------------------------------------------
+
+    def sweep(self):
+        from ..core.export import Sweep, parse_floats, parse_locations, parse_skin_tones
+        from ..core.skin_tones import to_hex
+
+        tones: list[str | None] = []
+        if self.card.uses_skin_tone:
+            tones = [k for k, box in self.tone_boxes.items() if box.isChecked()]
+            if self.current_tone.isChecked() and self.skin_tone is not None:
+                tones.append(to_hex(self.skin_tone))
+            tones = parse_skin_tones(tones) if tones else [None]
+        conditions = [self.conditions.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.conditions.count())
+                      if self.conditions.item(i).checkState() == Qt.CheckState.Checked]
+        return Sweep(
+            skin_tones=list(dict.fromkeys(tones)) or [None],
+            conditions=conditions or [None],
+            sizes=parse_floats([self.sizes.text()], "sizes"),
+            locations=parse_locations([p for p in self.locations.text().split(";") if p.strip()]),
+            rotations=parse_floats([self.rotations.text()], "rotations"),
+            seeds=self.seeds.value(),
+        )
+
+    def options(self):
+        from ..core.export import ExportOptions
+
+        return ExportOptions(format=self.format.currentText(), quality=self.quality.value(),
+                             aligned=self.aligned.isChecked(), mode=self.mode.currentText())
+
+    def _job_factory(self, out: Path):
+        """What the worker calls with the loaded model: reopen an export in ``out`` or create one."""
+        from ..core.export import ExportJob, canvas_source, folder_sources
+        from ..core.export.manifest import PLAN
+
+        sweep, options = self.sweep(), self.options()  # parsed here so a typo is shown before starting
+        sweep.validate()
+        options.validate()
+        use_canvas = self.use_canvas.isChecked()
+        label_map, mask_folder = self.label_map, self.mask_folder.text().strip()
+        if not use_canvas:
+            folder_sources(mask_folder)  # fails now, on the UI thread, if the folder is wrong
+
+        def make(model):
+            if (out / PLAN).exists():
+                job = ExportJob.open(out)
+                job.check_model(model)
+                return job
+            sources = [canvas_source(label_map, out, model.card)] if use_canvas else folder_sources(mask_folder)
+            return ExportJob.create(out, model, sources, sweep, options)
+
+        return make
+
+    @Slot()
+    def start(self) -> None:
+        from ..core.errors import SynthguiError
+
+        out_text = self.out_dir.text().strip()
+        if not out_text:
+            self._show("Choose an output folder.")
+            return
+        try:
+            make = self._job_factory(Path(out_text))
+        except SynthguiError as exc:
+            self._show(str(exc))
+            return
+        self._started = time.monotonic()
+        self._worker = ExportWorker(self.model_path, out_text, make)
+        self._thread = QThread(self)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.warning.connect(lambda m: self._show(m))
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.finished.connect(self._thread.quit)
+        self._worker.failed.connect(self._thread.quit)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._show("Loading the model...")
+        self._thread.start()
+
+    @Slot()
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel.set()
+            self._show("Cancelling after the images in flight are written...")
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def _on_progress(self, done: int, total: int, rate: float, eta: float) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self._show(f"{done} / {total} images, {rate:.1f} images/s, {_eta_text(eta)}")
+
+    def _on_finished(self, message: str) -> None:
+        privacy = self.privacy_dir.text().strip()
+        if privacy and "Cancelled" not in message:
+            try:
+                from ..core.export import run_privacy_check
+
+                report = run_privacy_check(self.out_dir.text().strip(), privacy)
+                message += f"; privacy check: {len(report.flagged)} near-copies of training images"
+            except Exception as exc:
+                message += f"; privacy check failed: {exc}"
+        self._done(message)
+
+    def _on_failed(self, message: str) -> None:
+        self._done(f"Export failed: {message}")
+
+    def _done(self, message: str) -> None:
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self._show(message)
+
+    def _show(self, message: str) -> None:
+        self.last_message = message
+        self.status.setText(message)
+
+    def stop(self, timeout_ms: int = 60000) -> bool:
+        """Cancel and join the worker thread (Qt must not destroy a running QThread)."""
+        if self._thread is None:
+            return True
+        self.cancel()
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)
+
+    def closeEvent(self, event) -> None:
+        self.stop()
+        super().closeEvent(event)
+
+    def reject(self) -> None:
+        self.stop()
+        super().reject()
