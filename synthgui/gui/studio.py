@@ -48,7 +48,8 @@ class StudioWindow(QMainWindow):
         self._dicom = None
         self.last_image: np.ndarray | None = None
         self.last_error: str | None = None
-        self.edit_times: dict[int, float] = {}
+        self.edit_times: dict[int, tuple[float, float]] = {}  # render id -> (oldest, newest) edit it shows
+        self._last_edit = 0.0
         self._dirty_since: float | None = None
         self._render_scheduled = False
         self._lesion_control = ""
@@ -379,8 +380,10 @@ class StudioWindow(QMainWindow):
 
     def request_render(self) -> None:
         """Mark the preview stale and render as soon as the worker is free (latest wins)."""
+        now = time.perf_counter()
+        self._last_edit = now
         if self._dirty_since is None:
-            self._dirty_since = time.perf_counter()
+            self._dirty_since = now
         if self.bridge is None:
             return
         self.stale_label.setText("● stale")
@@ -395,7 +398,8 @@ class StudioWindow(QMainWindow):
         job = self.render_job()
         edit_time, self._dirty_since = self._dirty_since, None
         job_id = self.bridge.submit(job)
-        self.edit_times[job_id] = edit_time
+        self.edit_times[job_id] = (edit_time, self._last_edit)
+        self.edit_times.pop(job_id - 64, None)
 
     def render_job(self):
         """What the preview renders now: the mask, tone, condition, seed and mode."""
@@ -439,10 +443,10 @@ class StudioWindow(QMainWindow):
 
     # --- models ---------------------------------------------------------------------------------
 
-    def load_model_path(self, path: str) -> None:
+    def load_model_path(self, path: str, device: str | None = "auto") -> None:
         """Load a model on a worker; the window stays usable and keeps the current model meanwhile."""
         self.statusBar().showMessage(f"Loading model {Path(path).name}...")
-        loader = ModelLoader(str(path))
+        loader = ModelLoader(str(path), device)
         loader.signals.loaded.connect(self._model_loaded, Qt.ConnectionType.QueuedConnection)
         loader.signals.failed.connect(self._model_load_failed, Qt.ConnectionType.QueuedConnection)
         self._loader = loader
