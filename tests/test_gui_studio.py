@@ -323,3 +323,32 @@ def test_dicom_underlay_with_window(window, tmp_path):
     window.window_width.setValue(100)
     img = window.canvas.underlay
     assert img is not None and img.width() == 32
+
+
+def test_undo_history_is_bounded(window):
+    from synthgui.gui.document import UNDO_LIMIT
+
+    w = window
+    w.set_tool("brush")
+    w.set_brush_size(1)
+    for i in range(UNDO_LIMIT + 20):
+        x = 5 + (i % 120) * 2
+        y = 5 + (i // 120) * 4
+        stroke(w.canvas, [(x, y)])
+    assert w.doc.undo_stack.count() == UNDO_LIMIT
+    total = sum(a.nbytes for i in range(w.doc.undo_stack.count()) for a in w.doc.undo_stack.command(i).atoms)
+    assert total <= UNDO_LIMIT * 2 * 8 * 8  # each step holds only its dab's box, not the 256x256 mask
+
+
+def test_zoom_and_pan_are_shared(window):
+    w = window
+    w.canvas.fit()
+    before = w.sync.scale
+    w.canvas.actual_size()
+    assert w.sync.scale == 1.0
+    centre = lambda v: v.to_image(QPointF(v.width() / 2, v.height() / 2))  # noqa: E731
+    assert centre(w.canvas) == centre(w.preview)
+    w.sync.set(3.0, QPointF(40, 50))
+    assert centre(w.canvas) == centre(w.preview) == QPointF(40, 50)
+    w.canvas.fit()
+    assert abs(w.sync.scale - before) < 1e-9

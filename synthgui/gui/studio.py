@@ -68,6 +68,7 @@ class StudioWindow(QMainWindow):
         self._build_status()
         self._connect()
         self._apply_card(None)
+        self._view_mode_changed()
         self._restore_settings()
         self._update_title()
 
@@ -238,7 +239,9 @@ class StudioWindow(QMainWindow):
         self.split_slider.setValue(50)
         self.split_slider.setFixedWidth(80)
         self.split_slider.setToolTip("Split position: render on the left, mask on the right")
+        top.addWidget(QLabel(" Opacity "))
         top.addWidget(self.overlay_opacity)
+        top.addWidget(QLabel(" Split "))
         top.addWidget(self.split_slider)
         top.addSeparator()
         top.addActions([self.act_fit, self.act_100])
@@ -267,13 +270,19 @@ class StudioWindow(QMainWindow):
         self.render_panel.changed.connect(self.request_render)
         self.render_panel.new_variation.clicked.connect(self.new_variation)
         self.brush_size.valueChanged.connect(self._brush_changed)
-        self.view_mode.currentIndexChanged.connect(lambda: self.preview.set_mode(self.view_mode.currentData()))
+        self.view_mode.currentIndexChanged.connect(self._view_mode_changed)
         self.overlay_opacity.valueChanged.connect(lambda v: self._set_preview("opacity", v / 100.0))
         self.split_slider.valueChanged.connect(lambda v: self._set_preview("split", v / 100.0))
         self.mask_opacity.valueChanged.connect(self._mask_opacity_changed)
         self.window_centre.valueChanged.connect(self._window_changed)
         self.window_width.valueChanged.connect(self._window_changed)
         self.preview.frame_shown.connect(self._frame_shown)
+
+    def _view_mode_changed(self, *_args) -> None:
+        mode = self.view_mode.currentData()
+        self.preview.set_mode(mode)
+        self.overlay_opacity.setEnabled(mode == "overlay")
+        self.split_slider.setEnabled(mode == "split")
 
     def _set_preview(self, attr: str, value: float) -> None:
         setattr(self.preview, attr, value)
