@@ -23,6 +23,7 @@ def make_action(
     action = QAction(text, parent)
     if icon_name:
         action.setIcon(icon(icon_name))
+        action.setProperty("icon_name", icon_name)  # for re-tinting when the palette changes
     if shortcut is not None:
         if isinstance(shortcut, QKeySequence.StandardKey):
             action.setShortcuts(shortcut)
@@ -39,3 +40,11 @@ def make_action(
     if slot is not None:
         action.triggered.connect(slot)
     return action
+
+
+def retint(actions: Sequence[QAction]) -> None:
+    """Re-create icons in the palette's current text colour (light/dark switch)."""
+    for action in actions:
+        name = action.property("icon_name")
+        if name:
+            action.setIcon(icon(str(name)))

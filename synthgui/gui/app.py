@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
+
+from .model_index import resources_dir
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
@@ -20,4 +22,8 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     # Fusion follows the platform's colour scheme (light/dark) in Qt 6.5+ and looks the same everywhere.
     app.setStyle("Fusion")
     app.setDesktopFileName("synthgui")
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "synthgui.svg")))
     return app
+
+
+

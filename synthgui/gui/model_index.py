@@ -22,7 +22,7 @@ class ModelChoice:
     source: str  # bundled or user
 
 
-def _resources_dir() -> Path:
+def resources_dir() -> Path:
     env = os.environ.get("SYNTHGUI_RESOURCES")
     if env:
         return Path(env)
@@ -55,7 +55,7 @@ def _weights_for_card(card: Path) -> Path | None:
 
 def list_choices() -> list[ModelChoice]:
     out: list[ModelChoice] = []
-    for source, folder in (("bundled", _resources_dir() / "models"), ("user", _user_models_dir())):
+    for source, folder in (("bundled", resources_dir() / "models"), ("user", _user_models_dir())):
         if not folder.is_dir():
             continue
         seen: set[Path] = set()

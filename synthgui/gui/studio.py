@@ -7,31 +7,29 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox,
+    QComboBox, QDockWidget, QDoubleSpinBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
     QSlider, QSplitter, QToolBar, QWidget,
 )
 
-from synthgui.core.card import ModelCard, generic_card
-from synthgui.core.errors import SynthguiError
+from synthgui.core.card import ModelCard
 
-from .actions import make_action
+from .actions import make_action, retint
 from .document import MaskDocument
 from .panels import CardPanel, LesionPanel, PalettePanel, RenderPanel, TonePanel, stacked
-from .rendering import ModelLoader, RenderBridge, start_loading
-from .settings import app_settings, push_recent, recent
-from .views import TOOLS, CanvasView, PreviewView, ViewSync, qimage_rgb
+from .rendering import ModelLoader, RenderBridge
+from .settings import app_settings
+from .studio_files import StudioFiles
+from .studio_models import StudioModels
+from .views import TOOLS, CanvasView, PreviewView, ViewSync, qcolor
 
 TOOL_KEYS = {"brush": ("1", "B"), "eraser": ("2", "E"), "fill": ("3", "F"), "polygon": ("4", "P"),
              "ellipse": ("5", "O"), "move": ("6", "M"), "eyedropper": ("7", "I")}
-DOMAIN_BRUSH = {"skin": 10, "fundus": 2, "mri": 6}
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp);;DICOM (*.dcm *.dicom);;All files (*)"
-PROJECT_FILTER = "synthgui project (*.synthgui)"
 
 
-class StudioWindow(QMainWindow):
+class StudioWindow(StudioModels, StudioFiles, QMainWindow):
     model_ready = Signal()
     model_failed = Signal(str)
     render_shown = Signal(int)
@@ -138,7 +136,9 @@ class StudioWindow(QMainWindow):
         from .icons import icon
 
         self.act_undo.setIcon(icon("undo"))
+        self.act_undo.setProperty("icon_name", "undo")
         self.act_redo.setIcon(icon("redo"))
+        self.act_redo.setProperty("icon_name", "redo")
         self.act_fit = a(self, "&Fit", self.canvas.fit, "Ctrl+0", "fit", "Fit the image to the view")
         self.act_100 = a(self, "&100%", self.canvas.actual_size, "Ctrl+1", "zoom_100", "Show the image at 100%")
         self.act_smaller = a(self, "Smaller brush", lambda: self.set_brush_size(self.brush_size.value() - 1), "[")
@@ -443,382 +443,12 @@ class StudioWindow(QMainWindow):
 
     def _tone_changed(self, tone) -> None:
         if self.card is not None and self.card.uses_skin_tone:
-            self.canvas.background = _qcolor(tone)
+            self.canvas.background = qcolor(tone)
             self.canvas.update()
         self.request_render()
 
     def new_variation(self) -> None:
         self.render_panel.seed.setValue(random.randrange(0, 2**31 - 1))
-
-    # --- models ---------------------------------------------------------------------------------
-
-    def load_model_path(self, path: str, device: str | None = "auto") -> None:
-        """Load a model on a worker; the window stays usable and keeps the current model meanwhile."""
-        self.statusBar().showMessage(f"Loading model {Path(path).name}...")
-        loader = ModelLoader(str(path), device)
-        loader.signals.loaded.connect(self._model_loaded, Qt.ConnectionType.QueuedConnection)
-        loader.signals.failed.connect(self._model_load_failed, Qt.ConnectionType.QueuedConnection)
-        self._loader = loader
-        start_loading(loader)
-
-    def _model_loaded(self, model, engine) -> None:
-        old = self.bridge
-        if old is not None:
-            old.stop(0.0)
-        self.model = model
-        self.bridge = RenderBridge(engine, self)
-        self.bridge.rendered.connect(self._rendered)
-        self.bridge.failed.connect(self._render_failed)
-        self._apply_card(model.card)
-        pending, self._pending_project = getattr(self, "_pending_project", None), None
-        if pending is not None:
-            self._apply_parameters(pending)
-        self.card_panel.show_card(model.card, model.identity(), model.warnings)
-        device = str(engine.device) + (" fp16" if getattr(engine, "half", False) else "")
-        self.device_label.setText(f"device: {device}")
-        push_recent("recent/models", str(model.entry.weights))
-        app_settings().setValue("studio/last_model", str(model.entry.weights))
-        self._fill_model_combo()
-        self.statusBar().showMessage(f"Model {model.name} loaded" + (f" ({'; '.join(model.warnings)})" if model.warnings else ""), 8000)
-        self.preview.placeholder = "Rendering..."
-        self._dirty_since = time.perf_counter()
-        self.request_render()
-        self.model_ready.emit()
-
-    def _model_load_failed(self, path: str, message: str) -> None:
-        self.show_error("Model could not be loaded", f"{Path(path).name}: {message}")
-        self.model_failed.emit(message)
-        self._fill_model_combo()
-
-    def _apply_card(self, card: ModelCard | None) -> None:
-        """Palette, canvas size, tools and panels follow the model's domain and classes."""
-        self.card = card
-        display = card if card is not None else generic_card("no model")
-        size = display.resolution if card is not None else 256
-        lm = self.doc.label_map
-        if lm.shape != (size, size):
-            from synthgui.core.masks import resize_label_map
-
-            lm = resize_label_map(lm, size)
-        known = {c.id for c in display.classes}
-        fg = display.foreground_classes[0].id if display.foreground_classes else 1
-        if not set(np.unique(lm).tolist()) <= known:
-            lm = np.where(np.isin(lm, list(known)), lm, fg).astype(np.uint8)
-        self.doc.set_card(display)
-        if lm is not self.doc.label_map:
-            self.doc.replace(lm, "Fit mask to model")
-        self.palette_panel.set_card(display)
-        self.canvas.label = fg
-        self.render_panel.set_card(card)
-        skin = card is not None and card.uses_skin_tone
-        self.tone_panel.setVisible(skin or card is None)
-        if skin:
-            self.tone_panel.set_tone(card.default_skin_tone, emit=False)
-        self.canvas.background = _qcolor(self.tone_panel.tone) if skin else _qcolor((0, 0, 0))
-        if card is not None:
-            self.set_brush_size(DOMAIN_BRUSH.get(card.domain, self.brush_size.value()))
-        self.canvas.fit()
-        if card is None:
-            self.statusBar().showMessage("No model loaded: use Model > Open model... to load a generator")
-
-    def _fill_model_combo(self) -> None:
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        current = str(self.model.entry.weights) if self.model is not None else None
-        if current is None:
-            self.model_combo.addItem("(no model)", None)
-        for entry in _list_model_entries():
-            self.model_combo.addItem(f"{entry[0]} ({entry[2]})", entry[1])
-        for path in recent("recent/models"):
-            if self.model_combo.findData(path) < 0 and Path(path).is_file():
-                self.model_combo.addItem(f"{Path(path).name} (recent)", path)
-        self.model_combo.addItem("Open model...", "__open__")
-        if current is not None:
-            i = self.model_combo.findData(current)
-            if i < 0:
-                self.model_combo.insertItem(0, f"{self.model.name} (file)", current)
-                i = 0
-            self.model_combo.setCurrentIndex(i)
-        self.model_combo.blockSignals(False)
-
-    def _model_combo_activated(self, index: int) -> None:
-        data = self.model_combo.itemData(index)
-        if data == "__open__":
-            self._open_model_dialog()
-        elif data:
-            self.load_model_path(data)
-
-    def _fill_model_menu(self) -> None:
-        self.model_menu.clear()
-        self.model_menu.addAction(self.act_open_model)
-        self.model_menu.addSeparator()
-        for name, path, source in _list_model_entries():
-            self.model_menu.addAction(f"{name} ({source})", lambda p=path: self.load_model_path(p))
-        recent_models = [p for p in recent("recent/models") if Path(p).is_file()]
-        if recent_models:
-            self.model_menu.addSeparator()
-            for p in recent_models:
-                self.model_menu.addAction(Path(p).name, lambda p=p: self.load_model_path(p))
-
-    def _open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Generators (*.pth *.pt *.safetensors *.json);;All files (*)")
-        if path:
-            self.load_model_path(path)
-        else:
-            self._fill_model_combo()
-
-    # --- files ----------------------------------------------------------------------------------
-
-    def new_document(self) -> None:
-        if not self._confirm_discard():
-            return
-        size = self.card.resolution if self.card is not None else 256
-        self.doc.load_clean(np.zeros((size, size), np.uint8))
-        self.project_path = None
-        self.clear_underlay()
-        self._update_title()
-
-    def project(self):
-        from synthgui.core.project import Project
-
-        return Project(
-            label_map=self.doc.label_map.copy(),
-            model=self.model.identity() if self.model is not None else None,
-            skin_tone=tuple(self.tone_panel.tone) if self.card is None or self.card.uses_skin_tone else None,
-            condition=self.render_panel.condition.currentData(),
-            seed=self.render_panel.seed.value(),
-            mode=self.render_panel.mode.currentData(),
-            underlay=self.underlay_path,
-            underlay_window=(self.window_centre.value(), self.window_width.value()) if self._dicom is not None else None,
-            extra={"view_mode": self.view_mode.currentData(), "overlay_opacity": self.overlay_opacity.value(),
-                   "split": self.split_slider.value(), "mask_opacity": self.mask_opacity.value()},
-        )
-
-    def save_project(self, path: str | Path) -> bool:
-        from synthgui.core.project import save_project
-
-        try:
-            save_project(path, self.project())
-        except SynthguiError as exc:
-            self.show_error("Project not saved", str(exc))
-            return False
-        self.project_path = Path(path)
-        self.doc.undo_stack.setClean()
-        push_recent("recent/projects", str(path))
-        self._update_title()
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
-
-    def open_project(self, path: str | Path) -> bool:
-        from synthgui.core.project import load_project
-
-        try:
-            proj = load_project(path)
-        except SynthguiError as exc:
-            self.show_error("Project not opened", str(exc))
-            return False
-        wanted = (proj.model or {}).get("path")
-        self._pending_project = None
-        if wanted and (self.model is None or str(self.model.entry.weights) != wanted):
-            if Path(wanted).is_file():
-                self._pending_project = proj  # its parameters win over the new card's defaults
-                self.load_model_path(wanted)
-            else:
-                self.statusBar().showMessage(f"The project's model {wanted} is not here; rendering with the current one", 10000)
-        self.doc.load_clean(proj.label_map)
-        self._apply_parameters(proj)
-        self.clear_underlay()
-        if proj.underlay:
-            self.open_underlay(proj.underlay, proj.underlay_window)
-        self.project_path = Path(path)
-        self.loaded_project = proj
-        push_recent("recent/projects", str(path))
-        self._update_title()
-        self.request_render()
-        return True
-
-    def _apply_parameters(self, proj) -> None:
-        if proj.skin_tone is not None:
-            self.tone_panel.set_tone(proj.skin_tone, emit=False)
-        self.render_panel.set_condition(proj.condition)
-        self.render_panel.seed.setValue(proj.seed)
-        self.render_panel.set_mode(proj.mode)
-        view = proj.extra or {}
-        if "view_mode" in view:
-            self.view_mode.setCurrentIndex(max(0, self.view_mode.findData(view["view_mode"])))
-        for key, widget in (("overlay_opacity", self.overlay_opacity), ("split", self.split_slider), ("mask_opacity", self.mask_opacity)):
-            if key in view:
-                widget.setValue(int(view[key]))
-        if self.card is not None and self.card.uses_skin_tone:
-            self.canvas.background = _qcolor(self.tone_panel.tone)
-
-    def import_mask(self, path: str | Path) -> bool:
-        from synthgui.core.masks import load_mask, resize_label_map
-
-        card = self.card or generic_card("no model")
-        try:
-            lm = load_mask(path, card)
-        except SynthguiError as exc:
-            self.show_error("Mask not imported", str(exc))
-            return False
-        size = self.doc.label_map.shape[::-1]
-        self.doc.replace(resize_label_map(lm, size), "Import mask")
-        return True
-
-    def open_underlay(self, path: str, window: tuple[float, float] | None = None) -> bool:
-        from synthgui.core.dicom import is_dicom, read_dicom
-        from synthgui.core.masks import read_image_rgb
-
-        try:
-            if is_dicom(path) or Path(path).suffix.lower() in (".dcm", ".dicom"):
-                self._dicom = read_dicom(path)
-                grey = self._dicom.is_grey
-                c, w = window or self._dicom.window or _auto_window(self._dicom.pixels)
-                for s, v in ((self.window_centre, c), (self.window_width, w)):
-                    s.blockSignals(True)
-                    s.setValue(v)
-                    s.setEnabled(grey)
-                    s.blockSignals(False)
-                rgb = self._dicom.to_uint8(c, w) if grey else self._dicom.to_uint8()
-            else:
-                self._dicom = None
-                rgb = read_image_rgb(path)
-        except SynthguiError as exc:
-            self.show_error("Underlay not opened", str(exc))
-            return False
-        self._show_underlay(rgb)
-        self.underlay_path = str(path)
-        if self.mask_opacity.value() == 100:
-            self.mask_opacity.setValue(60)
-        return True
-
-    def _show_underlay(self, pixels: np.ndarray) -> None:
-        if pixels.ndim == 2:
-            pixels = np.repeat(pixels[..., None], 3, axis=2)
-        self.canvas.underlay = qimage_rgb(pixels[..., :3])
-        self.canvas.update()
-
-    def _window_changed(self) -> None:
-        if self._dicom is not None and self._dicom.is_grey:
-            self._show_underlay(self._dicom.to_uint8(self.window_centre.value(), self.window_width.value()))
-
-    def clear_underlay(self) -> None:
-        self.canvas.underlay = None
-        self._dicom = None
-        self.underlay_path = None
-        self.window_centre.setEnabled(False)
-        self.window_width.setEnabled(False)
-        self.canvas.update()
-
-    def export(self, kind: str, path: str | Path) -> bool:
-        from synthgui.core.imagefiles import save_image
-        from synthgui.core.masks import save_mask
-
-        path = Path(path)
-        try:
-            if kind in ("image", "both"):
-                if self.last_image is None:
-                    raise SynthguiError("there is no rendered image yet (load a model first)")
-                save_image(path, self.last_image)
-            if kind == "mask":
-                save_mask(path.with_suffix(".png"), self.doc.label_map, self.card or generic_card("mask"))
-            if kind == "both":
-                save_mask(path.with_name(path.stem + "_mask.png"), self.doc.label_map, self.card or generic_card("mask"))
-        except SynthguiError as exc:
-            self.show_error("Export failed", str(exc))
-            return False
-        self.statusBar().showMessage(f"Exported {path}", 5000)
-        return True
-
-    # --- dialogs (thin wrappers the tests bypass) ---------------------------------------------------
-
-    def _open_project_dialog(self) -> None:
-        if not self._confirm_discard():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
-        if path:
-            self.open_project(path)
-
-    def _save(self) -> bool:
-        return self.save_project(self.project_path) if self.project_path else self._save_as()
-
-    def _save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(self.project_path or "untitled.synthgui"), PROJECT_FILTER)
-        if not path:
-            return False
-        if not path.endswith(".synthgui"):
-            path += ".synthgui"
-        return self.save_project(path)
-
-    def _import_mask_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import mask", "", IMAGE_FILTER)
-        if path:
-            self.import_mask(path)
-
-    def _underlay_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open underlay", "", IMAGE_FILTER)
-        if path:
-            self.open_underlay(path)
-
-    def _export_dialog(self, kind: str) -> None:
-        title = {"image": "Export image", "mask": "Export mask", "both": "Export image and mask"}[kind]
-        path, _ = QFileDialog.getSaveFileName(self, title, "render.png" if kind != "mask" else "mask.png",
-                                              "PNG (*.png);;TIFF (*.tif *.tiff);;JPEG (*.jpg)")
-        if path:
-            self.export(kind, path)
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for p in recent("recent/projects"):
-            self.recent_menu.addAction(p, lambda p=p: self._confirm_discard() and self.open_project(p))
-        self.recent_menu.setEnabled(True)
-
-    def _open_export_set(self) -> None:
-        try:
-            from .export_dialog import ExportDialog
-        except ImportError as exc:
-            self.act_export_set.setEnabled(False)
-            self.show_error("Export not available", str(exc))
-            return
-        if self.model is None:
-            self.show_error("No model", "Load a model before exporting an image set.")
-            return
-        tone = self.tone_panel.tone if self.card is not None and self.card.uses_skin_tone else None
-        ExportDialog(self, str(self.model.entry.weights), self.doc.label_map.copy(), tone).exec()
-
-    def _open_study_wizard(self) -> None:
-        try:
-            from .study_wizard import StudyWizard
-        except ImportError as exc:
-            self.act_new_study.setEnabled(False)
-            self.show_error("Studies not available", str(exc))
-            return
-        StudyWizard(self).exec()
-
-    def _open_rating(self) -> None:
-        try:
-            from .rating import launch_rating
-        except ImportError as exc:
-            self.act_rate.setEnabled(False)
-            self.show_error("Rating not available", str(exc))
-            return
-        launch_rating(self, None)
-
-    def propose(self) -> None:
-        try:
-            from synthgui.core.geometry import propose
-        except ImportError as exc:
-            self.act_propose.setEnabled(False)
-            self.show_error("Proposals not available", str(exc))
-            return
-        domain = self.card.domain if self.card is not None else "skin"
-        size = self.doc.label_map.shape[0]
-        try:
-            lm = np.asarray(propose(domain, size, random.randrange(2**31)), np.uint8)
-        except SynthguiError as exc:
-            self.show_error("No proposal", str(exc))
-            return
-        self.doc.replace(lm, "Propose")
 
     # --- messages and closing -----------------------------------------------------------------------
 
@@ -841,6 +471,13 @@ class StudioWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Save:
             return self._save()
         return answer == QMessageBox.StandardButton.Discard
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        from PySide6.QtCore import QEvent
+
+        if event.type() == QEvent.Type.PaletteChange:
+            retint(self.findChildren(QAction))
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if not self._confirm_discard():
@@ -866,21 +503,3 @@ class StudioWindow(QMainWindow):
         name = self.project_path.name if self.project_path else "untitled"
         self.setWindowModified(not self.doc.undo_stack.isClean())
         self.setWindowTitle(f"{name}[*] - synthgui studio")
-
-
-def _qcolor(rgb) -> "QColor":
-    from PySide6.QtGui import QColor
-
-    return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]))
-
-
-def _auto_window(pixels: np.ndarray) -> tuple[float, float]:
-    lo, hi = float(np.percentile(pixels, 0.5)), float(np.percentile(pixels, 99.5))
-    return (lo + hi) / 2.0, max(hi - lo, 1.0)
-
-
-def _list_model_entries() -> list[tuple[str, str, str]]:
-    """(name, weights path, source) of bundled and user models, found without importing torch."""
-    from .model_index import list_choices
-
-    return [(c.name, c.weights, c.source) for c in list_choices()]

@@ -30,6 +30,10 @@ def qimage_rgb(arr: np.ndarray) -> QImage:
     return QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGB888).copy()
 
 
+def qcolor(rgb) -> QColor:
+    return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]))
+
+
 class ViewSync(QObject):
     """Zoom and pan shared by the canvas and the preview: a scale and the image point at the centre."""
 

@@ -1,0 +1,281 @@
+"""The studio's file work: projects, mask import, underlays (photo or DICOM with window/level),
+exports, and the menu hooks that open the export, study and rating windows."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtWidgets import QFileDialog
+
+from synthgui.core.card import generic_card
+from synthgui.core.errors import SynthguiError
+
+from .settings import push_recent, recent
+from .views import qcolor, qimage_rgb
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp);;DICOM (*.dcm *.dicom);;All files (*)"
+PROJECT_FILTER = "synthgui project (*.synthgui)"
+
+
+class StudioFiles:
+    """Mixed into ``StudioWindow``; every method reports problems through ``show_error`` and keeps the work."""
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def new_document(self) -> None:
+        if not self._confirm_discard():
+            return
+        size = self.card.resolution if self.card is not None else 256
+        self.doc.load_clean(np.zeros((size, size), np.uint8))
+        self.project_path = None
+        self.clear_underlay()
+        self._update_title()
+
+    def project(self):
+        from synthgui.core.project import Project
+
+        return Project(
+            label_map=self.doc.label_map.copy(),
+            model=self.model.identity() if self.model is not None else None,
+            skin_tone=tuple(self.tone_panel.tone) if self.card is None or self.card.uses_skin_tone else None,
+            condition=self.render_panel.condition.currentData(),
+            seed=self.render_panel.seed.value(),
+            mode=self.render_panel.mode.currentData(),
+            underlay=self.underlay_path,
+            underlay_window=(self.window_centre.value(), self.window_width.value()) if self._dicom is not None else None,
+            extra={"view_mode": self.view_mode.currentData(), "overlay_opacity": self.overlay_opacity.value(),
+                   "split": self.split_slider.value(), "mask_opacity": self.mask_opacity.value()},
+        )
+
+    def save_project(self, path: str | Path) -> bool:
+        from synthgui.core.project import save_project
+
+        try:
+            save_project(path, self.project())
+        except SynthguiError as exc:
+            self.show_error("Project not saved", str(exc))
+            return False
+        self.project_path = Path(path)
+        self.doc.undo_stack.setClean()
+        push_recent("recent/projects", str(path))
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def open_project(self, path: str | Path) -> bool:
+        from synthgui.core.project import load_project
+
+        try:
+            proj = load_project(path)
+        except SynthguiError as exc:
+            self.show_error("Project not opened", str(exc))
+            return False
+        wanted = (proj.model or {}).get("path")
+        self._pending_project = None
+        if wanted and (self.model is None or str(self.model.entry.weights) != wanted):
+            if Path(wanted).is_file():
+                self._pending_project = proj  # its parameters win over the new card's defaults
+                self.load_model_path(wanted)
+            else:
+                self.statusBar().showMessage(f"The project's model {wanted} is not here; rendering with the current one", 10000)
+        self.doc.load_clean(proj.label_map)
+        self._apply_parameters(proj)
+        self.clear_underlay()
+        if proj.underlay:
+            self.open_underlay(proj.underlay, proj.underlay_window)
+        self.project_path = Path(path)
+        self.loaded_project = proj
+        push_recent("recent/projects", str(path))
+        self._update_title()
+        self.request_render()
+        return True
+
+    def _apply_parameters(self, proj) -> None:
+        if proj.skin_tone is not None:
+            self.tone_panel.set_tone(proj.skin_tone, emit=False)
+        self.render_panel.set_condition(proj.condition)
+        self.render_panel.seed.setValue(proj.seed)
+        self.render_panel.set_mode(proj.mode)
+        view = proj.extra or {}
+        if "view_mode" in view:
+            self.view_mode.setCurrentIndex(max(0, self.view_mode.findData(view["view_mode"])))
+        for key, widget in (("overlay_opacity", self.overlay_opacity), ("split", self.split_slider), ("mask_opacity", self.mask_opacity)):
+            if key in view:
+                widget.setValue(int(view[key]))
+        if self.card is not None and self.card.uses_skin_tone:
+            self.canvas.background = qcolor(self.tone_panel.tone)
+
+    def import_mask(self, path: str | Path) -> bool:
+        from synthgui.core.masks import load_mask, resize_label_map
+
+        card = self.card or generic_card("no model")
+        try:
+            lm = load_mask(path, card)
+        except SynthguiError as exc:
+            self.show_error("Mask not imported", str(exc))
+            return False
+        size = self.doc.label_map.shape[::-1]
+        self.doc.replace(resize_label_map(lm, size), "Import mask")
+        return True
+
+    def open_underlay(self, path: str, window: tuple[float, float] | None = None) -> bool:
+        from synthgui.core.dicom import is_dicom, read_dicom
+        from synthgui.core.masks import read_image_rgb
+
+        try:
+            if is_dicom(path) or Path(path).suffix.lower() in (".dcm", ".dicom"):
+                self._dicom = read_dicom(path)
+                grey = self._dicom.is_grey
+                c, w = window or self._dicom.window or _auto_window(self._dicom.pixels)
+                for s, v in ((self.window_centre, c), (self.window_width, w)):
+                    s.blockSignals(True)
+                    s.setValue(v)
+                    s.setEnabled(grey)
+                    s.blockSignals(False)
+                rgb = self._dicom.to_uint8(c, w) if grey else self._dicom.to_uint8()
+            else:
+                self._dicom = None
+                rgb = read_image_rgb(path)
+        except SynthguiError as exc:
+            self.show_error("Underlay not opened", str(exc))
+            return False
+        self._show_underlay(rgb)
+        self.underlay_path = str(path)
+        if self.mask_opacity.value() == 100:
+            self.mask_opacity.setValue(60)
+        return True
+
+    def _show_underlay(self, pixels: np.ndarray) -> None:
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[..., None], 3, axis=2)
+        self.canvas.underlay = qimage_rgb(pixels[..., :3])
+        self.canvas.update()
+
+    def _window_changed(self) -> None:
+        if self._dicom is not None and self._dicom.is_grey:
+            self._show_underlay(self._dicom.to_uint8(self.window_centre.value(), self.window_width.value()))
+
+    def clear_underlay(self) -> None:
+        self.canvas.underlay = None
+        self._dicom = None
+        self.underlay_path = None
+        self.window_centre.setEnabled(False)
+        self.window_width.setEnabled(False)
+        self.canvas.update()
+
+    def export(self, kind: str, path: str | Path) -> bool:
+        from synthgui.core.imagefiles import save_image
+        from synthgui.core.masks import save_mask
+
+        path = Path(path)
+        try:
+            if kind in ("image", "both"):
+                if self.last_image is None:
+                    raise SynthguiError("there is no rendered image yet (load a model first)")
+                save_image(path, self.last_image)
+            if kind == "mask":
+                save_mask(path.with_suffix(".png"), self.doc.label_map, self.card or generic_card("mask"))
+            if kind == "both":
+                save_mask(path.with_name(path.stem + "_mask.png"), self.doc.label_map, self.card or generic_card("mask"))
+        except SynthguiError as exc:
+            self.show_error("Export failed", str(exc))
+            return False
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+        return True
+
+    # --- dialogs (thin wrappers the tests bypass) ---------------------------------------------------
+
+    def _open_project_dialog(self) -> None:
+        if not self._confirm_discard():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def _save(self) -> bool:
+        return self.save_project(self.project_path) if self.project_path else self._save_as()
+
+    def _save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(self.project_path or "untitled.synthgui"), PROJECT_FILTER)
+        if not path:
+            return False
+        if not path.endswith(".synthgui"):
+            path += ".synthgui"
+        return self.save_project(path)
+
+    def _import_mask_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import mask", "", IMAGE_FILTER)
+        if path:
+            self.import_mask(path)
+
+    def _underlay_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open underlay", "", IMAGE_FILTER)
+        if path:
+            self.open_underlay(path)
+
+    def _export_dialog(self, kind: str) -> None:
+        title = {"image": "Export image", "mask": "Export mask", "both": "Export image and mask"}[kind]
+        path, _ = QFileDialog.getSaveFileName(self, title, "render.png" if kind != "mask" else "mask.png",
+                                              "PNG (*.png);;TIFF (*.tif *.tiff);;JPEG (*.jpg)")
+        if path:
+            self.export(kind, path)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for p in recent("recent/projects"):
+            self.recent_menu.addAction(p, lambda p=p: self._confirm_discard() and self.open_project(p))
+        self.recent_menu.setEnabled(True)
+
+    def _open_export_set(self) -> None:
+        try:
+            from .export_dialog import ExportDialog
+        except ImportError as exc:
+            self.act_export_set.setEnabled(False)
+            self.show_error("Export not available", str(exc))
+            return
+        if self.model is None:
+            self.show_error("No model", "Load a model before exporting an image set.")
+            return
+        tone = self.tone_panel.tone if self.card is not None and self.card.uses_skin_tone else None
+        ExportDialog(self, str(self.model.entry.weights), self.doc.label_map.copy(), tone).exec()
+
+    def _open_study_wizard(self) -> None:
+        try:
+            from .study_wizard import StudyWizard
+        except ImportError as exc:
+            self.act_new_study.setEnabled(False)
+            self.show_error("Studies not available", str(exc))
+            return
+        StudyWizard(self).exec()
+
+    def _open_rating(self) -> None:
+        try:
+            from .rating import launch_rating
+        except ImportError as exc:
+            self.act_rate.setEnabled(False)
+            self.show_error("Rating not available", str(exc))
+            return
+        launch_rating(self, None)
+
+    def propose(self) -> None:
+        try:
+            from synthgui.core.geometry import propose
+        except ImportError as exc:
+            self.act_propose.setEnabled(False)
+            self.show_error("Proposals not available", str(exc))
+            return
+        domain = self.card.domain if self.card is not None else "skin"
+        size = self.doc.label_map.shape[0]
+        try:
+            lm = np.asarray(propose(domain, size, random.randrange(2**31)), np.uint8)
+        except SynthguiError as exc:
+            self.show_error("No proposal", str(exc))
+            return
+        self.doc.replace(lm, "Propose")
+
+
+def _auto_window(pixels: np.ndarray) -> tuple[float, float]:
+    lo, hi = float(np.percentile(pixels, 0.5)), float(np.percentile(pixels, 99.5))
+    return (lo + hi) / 2.0, max(hi - lo, 1.0)

@@ -1,0 +1,147 @@
+"""The studio's model handling: the picker, loading on a worker, and fitting the window to a card
+(palette, canvas size, tools and panels follow the model's domain and classes)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from synthgui.core.card import ModelCard, generic_card
+
+from .rendering import ModelLoader, RenderBridge, start_loading
+from .settings import app_settings, push_recent, recent
+from .views import qcolor
+
+DOMAIN_BRUSH = {"skin": 10, "fundus": 2, "mri": 6}
+
+
+class StudioModels:
+    """Mixed into ``StudioWindow``; uses its widgets and document."""
+
+    # --- models ---------------------------------------------------------------------------------
+
+    def load_model_path(self, path: str, device: str | None = "auto") -> None:
+        """Load a model on a worker; the window stays usable and keeps the current model meanwhile."""
+        self.statusBar().showMessage(f"Loading model {Path(path).name}...")
+        loader = ModelLoader(str(path), device)
+        loader.signals.loaded.connect(self._model_loaded, Qt.ConnectionType.QueuedConnection)
+        loader.signals.failed.connect(self._model_load_failed, Qt.ConnectionType.QueuedConnection)
+        self._loader = loader
+        start_loading(loader)
+
+    def _model_loaded(self, model, engine) -> None:
+        old = self.bridge
+        if old is not None:
+            old.stop(0.0)
+        self.model = model
+        self.bridge = RenderBridge(engine, self)
+        self.bridge.rendered.connect(self._rendered)
+        self.bridge.failed.connect(self._render_failed)
+        self._apply_card(model.card)
+        pending, self._pending_project = getattr(self, "_pending_project", None), None
+        if pending is not None:
+            self._apply_parameters(pending)
+        self.card_panel.show_card(model.card, model.identity(), model.warnings)
+        device = str(engine.device) + (" fp16" if getattr(engine, "half", False) else "")
+        self.device_label.setText(f"device: {device}")
+        push_recent("recent/models", str(model.entry.weights))
+        app_settings().setValue("studio/last_model", str(model.entry.weights))
+        self._fill_model_combo()
+        self.statusBar().showMessage(f"Model {model.name} loaded" + (f" ({'; '.join(model.warnings)})" if model.warnings else ""), 8000)
+        self.preview.placeholder = "Rendering..."
+        self._dirty_since = time.perf_counter()
+        self.request_render()
+        self.model_ready.emit()
+
+    def _model_load_failed(self, path: str, message: str) -> None:
+        self.show_error("Model could not be loaded", f"{Path(path).name}: {message}")
+        self.model_failed.emit(message)
+        self._fill_model_combo()
+
+    def _apply_card(self, card: ModelCard | None) -> None:
+        """Palette, canvas size, tools and panels follow the model's domain and classes."""
+        self.card = card
+        display = card if card is not None else generic_card("no model")
+        size = display.resolution if card is not None else 256
+        lm = self.doc.label_map
+        if lm.shape != (size, size):
+            from synthgui.core.masks import resize_label_map
+
+            lm = resize_label_map(lm, size)
+        known = {c.id for c in display.classes}
+        fg = display.foreground_classes[0].id if display.foreground_classes else 1
+        if not set(np.unique(lm).tolist()) <= known:
+            lm = np.where(np.isin(lm, list(known)), lm, fg).astype(np.uint8)
+        self.doc.set_card(display)
+        if lm is not self.doc.label_map:
+            self.doc.replace(lm, "Fit mask to model")
+        self.palette_panel.set_card(display)
+        self.canvas.label = fg
+        self.render_panel.set_card(card)
+        skin = card is not None and card.uses_skin_tone
+        self.tone_panel.setVisible(skin or card is None)
+        if skin:
+            self.tone_panel.set_tone(card.default_skin_tone, emit=False)
+        self.canvas.background = qcolor(self.tone_panel.tone) if skin else qcolor((0, 0, 0))
+        if card is not None:
+            self.set_brush_size(DOMAIN_BRUSH.get(card.domain, self.brush_size.value()))
+        self.canvas.fit()
+        if card is None:
+            self.statusBar().showMessage("No model loaded: use Model > Open model... to load a generator")
+
+    def _fill_model_combo(self) -> None:
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        current = str(self.model.entry.weights) if self.model is not None else None
+        if current is None:
+            self.model_combo.addItem("(no model)", None)
+        for entry in _list_model_entries():
+            self.model_combo.addItem(f"{entry[0]} ({entry[2]})", entry[1])
+        for path in recent("recent/models"):
+            if self.model_combo.findData(path) < 0 and Path(path).is_file():
+                self.model_combo.addItem(f"{Path(path).name} (recent)", path)
+        self.model_combo.addItem("Open model...", "__open__")
+        if current is not None:
+            i = self.model_combo.findData(current)
+            if i < 0:
+                self.model_combo.insertItem(0, f"{self.model.name} (file)", current)
+                i = 0
+            self.model_combo.setCurrentIndex(i)
+        self.model_combo.blockSignals(False)
+
+    def _model_combo_activated(self, index: int) -> None:
+        data = self.model_combo.itemData(index)
+        if data == "__open__":
+            self._open_model_dialog()
+        elif data:
+            self.load_model_path(data)
+
+    def _fill_model_menu(self) -> None:
+        self.model_menu.clear()
+        self.model_menu.addAction(self.act_open_model)
+        self.model_menu.addSeparator()
+        for name, path, source in _list_model_entries():
+            self.model_menu.addAction(f"{name} ({source})", lambda p=path: self.load_model_path(p))
+        recent_models = [p for p in recent("recent/models") if Path(p).is_file()]
+        if recent_models:
+            self.model_menu.addSeparator()
+            for p in recent_models:
+                self.model_menu.addAction(Path(p).name, lambda p=p: self.load_model_path(p))
+
+    def _open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Generators (*.pth *.pt *.safetensors *.json);;All files (*)")
+        if path:
+            self.load_model_path(path)
+        else:
+            self._fill_model_combo()
+
+
+def _list_model_entries() -> list[tuple[str, str, str]]:
+    """(name, weights path, source) of bundled and user models, found without importing torch."""
+    from .model_index import list_choices
+
+    return [(c.name, c.weights, c.source) for c in list_choices()]
