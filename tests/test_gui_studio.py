@@ -332,8 +332,8 @@ def test_undo_history_is_bounded(window):
     w.set_tool("brush")
     w.set_brush_size(1)
     for i in range(UNDO_LIMIT + 20):
-        x = 5 + (i % 120) * 2
-        y = 5 + (i // 120) * 4
+        x = 5 + (i % 60) * 4
+        y = 5 + (i // 60) * 6
         stroke(w.canvas, [(x, y)])
     assert w.doc.undo_stack.count() == UNDO_LIMIT
     total = sum(a.nbytes for i in range(w.doc.undo_stack.count()) for a in w.doc.undo_stack.command(i).atoms)
@@ -352,3 +352,20 @@ def test_zoom_and_pan_are_shared(window):
     assert centre(w.canvas) == centre(w.preview) == QPointF(40, 50)
     w.canvas.fit()
     assert abs(w.sync.scale - before) < 1e-9
+
+
+def test_propose_fills_the_canvas_undoably(loaded):
+    geometry = pytest.importorskip("synthgui.core.geometry")
+    from synthgui.core.errors import SynthguiError
+
+    try:
+        geometry.propose("skin", 64, 0)
+    except SynthguiError as exc:
+        pytest.skip(f"geometry not ready here: {exc}")
+    w = loaded
+    assert w.act_propose.isEnabled()
+    w.propose()
+    assert w.last_error is None, w.last_error
+    assert w.doc.label_map.any() and w.doc.label_map.shape == (256, 256)
+    w.doc.undo_stack.undo()
+    assert not w.doc.label_map.any()
