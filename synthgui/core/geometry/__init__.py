@@ -1,0 +1,77 @@
+"""Stage 1 of the dual GAN pipeline (Guibas et al. 2017): new, plausible mask geometry to render.
+
+``propose(domain, size, seed, **controls)`` returns a label map (uint8 class ids) that the
+studio's "Propose", ``export --random N`` and study building feed to a generator. The same
+(domain, size, seed, controls) always gives the same mask. Domains and their class ids:
+
+  - ``skin``: 0 skin, 1 lesion (lesion shapes fitted to ISIC 2018 masks, ``lesions.py``);
+  - ``fundus``: 0 outside the field of view, 1 retina background, 2 vessel (a procedural vessel
+    tree fitted to CHASE_DB1 and HRF masks, ``vessels.py``). A fundus model card whose
+    ``channels`` encoding is ``[[2], [1, 2]]`` reads this map as vessel + field of view.
+
+The fitted statistics live in ``fitted_params.json`` (recomputed by ``bench/fit_geometry.py``);
+the realism of the masks themselves is measured by ``stats.py`` and ``bench/bench_geometry.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SynthguiError
+from .lesions import LesionControls, propose_lesions
+from .vessels import VesselControls, VesselParams, propose_vessels
+
+DOMAINS = ("skin", "fundus")
+CLASSES = {
+    "skin": {0: "skin", 1: "lesion"},
+    "fundus": {0: "outside field of view", 1: "retina", 2: "vessel"},
+}
+FITTED_PARAMS = Path(__file__).with_name("fitted_params.json")
+_CONTROLS = {"skin": LesionControls, "fundus": VesselControls}
+
+
+@lru_cache(maxsize=1)
+def fitted() -> dict:
+    """The fitted statistics (lesion shape model, vessel parameters, real-mask summaries)."""
+    try:
+        return json.loads(FITTED_PARAMS.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SynthguiError(f"geometry: cannot read the fitted statistics {FITTED_PARAMS} ({exc})") from None
+
+
+def control_names(domain: str) -> tuple[str, ...]:
+    """The keyword controls ``propose`` accepts for a domain (for a GUI panel or CLI help)."""
+    _check_domain(domain)
+    return tuple(f.name for f in fields(_CONTROLS[domain]))
+
+
+def _check_domain(domain: str) -> None:
+    if domain not in DOMAINS:
+        raise SynthguiError(f"no geometry generator for domain {domain!r} (available: {', '.join(DOMAINS)})")
+
+
+def propose(domain: str, size: int, seed: int, **controls) -> np.ndarray:
+    """A new size x size label map for ``domain``, reproducible from ``seed``; controls as in
+    ``LesionControls`` (skin) or ``VesselControls`` (fundus), unset ones drawn from the fit."""
+    _check_domain(domain)
+    if not isinstance(size, (int, np.integer)) or not 16 <= int(size) <= 8192:
+        raise SynthguiError(f"proposed mask size must be 16 to 8192 pixels, not {size!r}")
+    known = control_names(domain)
+    unknown = sorted(set(controls) - set(known))
+    if unknown:
+        raise SynthguiError(f"unknown {domain} geometry control(s) {', '.join(unknown)} (known: {', '.join(known)})")
+    try:
+        chosen = _CONTROLS[domain](**controls)
+    except TypeError as exc:
+        raise SynthguiError(f"{domain} geometry controls: {exc}") from None
+    if domain == "skin":
+        return propose_lesions(int(size), int(seed), fitted()["lesions"], chosen)
+    return propose_vessels(int(size), int(seed), VesselParams.from_json(fitted()["vessels"]), chosen)
+
+
+__all__ = ["DOMAINS", "CLASSES", "propose", "control_names", "fitted"]
