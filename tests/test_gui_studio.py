@@ -312,17 +312,23 @@ def test_dicom_underlay_with_window(window, tmp_path):
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
     meta.MediaStorageSOPInstanceUID = generate_uid()
     ds = FileDataset(str(tmp_path / "x.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.Rows = ds.Columns = 32
+    ds.Rows, ds.Columns = 32, 48
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
     ds.WindowCenter, ds.WindowWidth = 500, 1000
-    ds.PixelData = (np.arange(32 * 32, dtype=np.uint16)).tobytes()
+    ds.PixelData = (np.arange(32 * 48, dtype=np.uint16)).tobytes()
     ds.save_as(str(tmp_path / "x.dcm"), enforce_file_format=True)
     assert window.open_underlay(str(tmp_path / "x.dcm"))
     assert window.window_centre.isEnabled() and window.window_centre.value() == 500
     window.window_width.setValue(100)
     img = window.canvas.underlay
-    assert img is not None and img.width() == 32
+    assert img is not None and img.width() == img.height() == 32  # centred square, not stretched
+    photo = tmp_path / "photo.png"
+    from PIL import Image
+
+    Image.fromarray(np.full((30, 60, 3), 200, np.uint8)).save(photo)
+    assert window.open_underlay(str(photo)) and not window.window_centre.isEnabled()
+    assert window.canvas.underlay.width() == 30
 
 
 def test_undo_history_is_bounded(window):

@@ -136,8 +136,10 @@ class StudioFiles:
                     s.blockSignals(False)
                 rgb = self._dicom.to_uint8(c, w) if grey else self._dicom.to_uint8()
             else:
-                self._dicom = None
                 rgb = read_image_rgb(path)
+                self._dicom = None
+                self.window_centre.setEnabled(False)
+                self.window_width.setEnabled(False)
         except SynthguiError as exc:
             self.show_error("Underlay not opened", str(exc))
             return False
@@ -148,8 +150,14 @@ class StudioFiles:
         return True
 
     def _show_underlay(self, pixels: np.ndarray) -> None:
+        """Show the centred square of the image: the mask is square, and a stretched photo would
+        distort the lesion being traced."""
         if pixels.ndim == 2:
             pixels = np.repeat(pixels[..., None], 3, axis=2)
+        h, w = pixels.shape[:2]
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        pixels = pixels[top : top + side, left : left + side]
         self.canvas.underlay = qimage_rgb(pixels[..., :3])
         self.canvas.update()
 
