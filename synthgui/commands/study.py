@@ -71,31 +71,11 @@ def options_from_args(args: argparse.Namespace):
 def run_build(args: argparse.Namespace) -> int:
     import sys
 
-    from ..core.errors import SynthguiError
-    from ..core.study.build import BuildRequest, build_study, default_key_path
-    from ..core.study.normalise import list_images
+    from ..core.study.build import FolderBuild, build_from_folders
 
-    if args.synthetic is None and args.generate is None:
-        raise SynthguiError("give --synthetic DIR, --generate MODEL --count N, or both")
-    if args.generate and not args.count:
-        raise SynthguiError("--generate needs --count N")
-    options = options_from_args(args)
-    options.validate()
-    real = list_images(args.real)
-    synthetic = list_images(args.synthetic) if args.synthetic else []
-    provenance: dict = {}
-    if args.generate:
-        from ..core.study.generate import generate_images
-
-        key_path = args.key or default_key_path(args.out)
-        gen_dir = key_path.parent / f"{args.out.name}.generated"
-        print(f"rendering {args.count} image(s) with {args.generate} into {gen_dir} ...")
-        made = generate_images(args.generate, args.count, gen_dir, args.masks, args.seed, args.device)
-        synthetic += [g.path for g in made]
-        provenance = {g.path: g.provenance for g in made}
-    req = BuildRequest(real, synthetic, args.out, args.key, args.per_class, args.practice, args.seed, args.title,
-                       options, provenance)
-    result = build_study(req, progress=_progress)
+    spec = FolderBuild(args.real, args.synthetic, args.out, args.key, args.generate, args.count or 0, args.masks,
+                       args.device, args.per_class, args.practice, args.seed, args.title, options_from_args(args))
+    result = build_from_folders(spec, progress=_progress)
     if sys.stdout.isatty():
         print()
     main = len(result.study.phase_cases("main"))

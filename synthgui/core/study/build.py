@@ -130,3 +130,49 @@ def build_study(req: BuildRequest, progress: Progress | None = None) -> BuildRes
     study.save(req.out)
     (req.out / "sessions").mkdir(exist_ok=True)
     return BuildResult(study, key_path, audits)
+
+
+@dataclass
+class FolderBuild:
+    """What the CLI and the wizard both ask for: folders, optional generation, options."""
+
+    real_dir: Path
+    synthetic_dir: Path | None
+    out: Path
+    key_path: Path | None = None
+    generate_model: str | None = None
+    generate_count: int = 0
+    masks_dir: Path | None = None
+    device: str = "auto"
+    per_class: int | None = None
+    practice: int = 0
+    seed: int = 0
+    title: str = ""
+    options: StudyOptions = field(default_factory=StudyOptions)
+
+
+def build_from_folders(spec: FolderBuild, progress: Progress | None = None) -> BuildResult:
+    """List the folders, render synthetic images if asked (beside the key, not in the study), build."""
+    from .normalise import list_images
+
+    if spec.synthetic_dir is None and not spec.generate_model:
+        raise SynthguiError("give a folder of synthetic images, a model to generate them, or both")
+    if spec.generate_model and spec.generate_count < 1:
+        raise SynthguiError("say how many images to generate (--count N)")
+    spec.options.validate()
+    real = list_images(spec.real_dir)
+    synthetic = list_images(spec.synthetic_dir) if spec.synthetic_dir is not None else []
+    provenance: dict[Path, dict] = {}
+    if spec.generate_model:
+        from .generate import generate_images
+
+        _check_paths(BuildRequest(real, synthetic, spec.out, spec.key_path))  # fail before a long render
+        key_path = spec.key_path or default_key_path(spec.out)
+        gen_dir = key_path.parent / f"{spec.out.name}.generated"
+        made = generate_images(spec.generate_model, spec.generate_count, gen_dir, spec.masks_dir, spec.seed, spec.device,
+                               progress=(lambda d, t: progress("generating images", d, t)) if progress else None)
+        synthetic += [g.path for g in made]
+        provenance = {g.path: g.provenance for g in made}
+    req = BuildRequest(real, synthetic, spec.out, spec.key_path, spec.per_class, spec.practice, spec.seed, spec.title,
+                       spec.options, provenance)
+    return build_study(req, progress)

@@ -1,0 +1,60 @@
+"""The study wizard builds the same study as the CLI, on a worker thread."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("pytestqt")
+from PySide6.QtWidgets import QWizard  # noqa: E402
+
+from synthgui.core.study.design import load_study  # noqa: E402
+from synthgui.gui.study_wizard import StudyWizard  # noqa: E402
+
+
+def test_wizard_builds_a_study_off_the_ui_thread(qtbot, tmp_path):
+    rng = np.random.default_rng(0)
+    for cls in ("real", "syn"):
+        (tmp_path / cls).mkdir()
+        for i in range(5):
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    wiz = StudyWizard(None)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    assert not wiz.sources.isComplete()
+    wiz.sources.real.setText(str(tmp_path / "real"))
+    wiz.sources.synthetic.setText(str(tmp_path / "syn"))
+    assert wiz.sources.isComplete()
+    wiz.next()
+    wiz.design.out.setText(str(tmp_path / "study"))
+    wiz.design.practice.setValue(2)
+    wiz.design.size.setValue(32)
+    wiz.design.diagnoses.setText("melanoma, naevus")
+    wiz.design.time_limit.setValue(30)
+    with qtbot.waitSignal(wiz.built, timeout=60000) as blocker:
+        wiz.next()
+    result = blocker.args[0]
+    assert wiz.build_page.isComplete() and wiz.button(QWizard.WizardButton.FinishButton).isEnabled()
+    study = load_study(tmp_path / "study")
+    assert study.study_id == result.study.study_id
+    assert len(study.phase_cases("main")) == 8 and len(study.phase_cases("practice")) == 2
+    assert study.options.diagnoses == ["melanoma", "naevus"] and study.options.time_limit_s == 30
+    assert (tmp_path / "study.key.json").is_file()
+    assert "Answer key" in wiz.build_page.log.toPlainText()
+    wiz.wait_for_build()
+
+
+def test_wizard_reports_a_failed_build(qtbot, tmp_path):
+    wiz = StudyWizard(None)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    wiz.sources.real.setText(str(tmp_path / "missing"))
+    wiz.sources.synthetic.setText(str(tmp_path / "missing2"))
+    wiz.next()
+    wiz.design.out.setText(str(tmp_path / "study"))
+    wiz.next()
+    qtbot.waitUntil(lambda: "Error:" in wiz.build_page.log.toPlainText(), timeout=30000)
+    assert "not a folder" in wiz.build_page.log.toPlainText()
+    assert not wiz.build_page.isComplete()
+    wiz.wait_for_build()
