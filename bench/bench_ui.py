@@ -128,6 +128,8 @@ def main() -> int:
     latencies: list[float] = []  # newest edit a frame shows -> its pixels on screen
     waits: list[float] = []  # oldest edit not yet shown -> the frame that first shows it
     shown_at: dict[int, float] = {}
+    overheads: list[float] = []  # latency minus the worker's own render time: queueing, delivery, paint
+    worker: list[float] = []  # render time on the worker during the stroke
 
     def on_frame(render_id: int, when: float) -> None:
         shown_at[render_id] = when
@@ -135,6 +137,8 @@ def main() -> int:
         if edits is not None and stroking[0]:
             waits.append(when - edits[0])
             latencies.append(when - edits[1])
+            overheads.append(when - edits[1] - w.render_seconds)
+            worker.append(w.render_seconds)
 
     w.preview.frame_shown.connect(on_frame)
 
@@ -197,6 +201,9 @@ def main() -> int:
     print(f"bare render (encode+forward+uint8) p50 {statistics.median(bare) * ms:.1f} ms")
     print(f"latency edit->pixels during stroke (newest edit shown): p50 {percentile(latencies, 50) * ms:.1f} ms, "
           f"p95 {percentile(latencies, 95) * ms:.1f} ms")
+    print(f"render time on the worker during the stroke: p50 {percentile(worker, 50) * ms:.1f} ms, p95 {percentile(worker, 95) * ms:.1f} ms")
+    print(f"latency minus worker render time (submit wait, delivery, paint): p50 {percentile(overheads, 50) * ms:.1f} ms, "
+          f"p95 {percentile(overheads, 95) * ms:.1f} ms")
     print(f"oldest waiting edit->pixels during stroke: p50 {percentile(waits, 50) * ms:.1f} ms, p95 {percentile(waits, 95) * ms:.1f} ms"
           f"  (up to two renders: the one running when the edit came, then its own)")
     print(f"latency pen-up -> final frame: {final * ms:.1f} ms")

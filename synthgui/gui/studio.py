@@ -48,6 +48,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.last_error: str | None = None
         self.edit_times: dict[int, tuple[float, float]] = {}  # render id -> (oldest, newest) edit it shows
         self._last_edit = 0.0
+        self.render_seconds = 0.0  # worker time of the render on screen
         self._dirty_since: float | None = None
         self._render_scheduled = False
         self._lesion_control = ""
@@ -424,6 +425,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         if self.bridge is None or job.id != self.bridge.latest_id:
             return  # stale
         self.last_image = image
+        self.render_seconds = seconds
         self.preview.set_image(image, job.id)
         self.time_label.setText(f"render: {seconds * 1000:.0f} ms")
         if self._dirty_since is not None:
