@@ -18,8 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..core.study.design import load_study
+    from ..core.study.session_log import check_reader_id
 
-    load_study(args.study)  # a bad folder is reported before any window opens
+    load_study(args.study)  # a bad folder or reader ID is reported before any window opens
+    if args.reader is not None:
+        check_reader_id(args.reader)
     from ..gui.rating.app import run_rating_app
 
     return run_rating_app(args.study, args.reader, args.sessions, fullscreen=not args.windowed)
