@@ -214,3 +214,40 @@ def test_generate_uses_the_engine_with_masks(tmp_path):
     assert [g.provenance["seed"] for g in made] == [5, 6, 7]
     assert all(g.path.is_file() and Image.open(g.path).size == (64, 64) for g in made)
     assert made[0].provenance["model"]["sha256"] and made[0].provenance["mask"] == "a.png"
+
+
+def test_dicoms_share_one_window_preset(tmp_path):
+    import shutil
+
+    import pydicom.data
+
+    src = Path(pydicom.data.get_testdata_file("CT_small.dcm"))
+    real_dir, syn_dir = tmp_path / "real", tmp_path / "syn"
+    real_dir.mkdir()
+    syn_dir.mkdir()
+    for i in range(3):
+        shutil.copy(src, real_dir / f"r{i}.dcm")
+        shutil.copy(src, syn_dir / f"s{i}.dcm")
+    result = build_study(BuildRequest(sorted(real_dir.iterdir()), sorted(syn_dir.iterdir()), tmp_path / "st",
+                                      options=StudyOptions(size=32)))
+    window = load_study(tmp_path / "st").options.dicom_window
+    assert window is not None and window[1] > 0
+    assert result.study.options.dicom_window == window
+
+
+def test_shared_data_split_is_clean_after_planting_a_format_leak(tmp_path, shared_data):
+    """Real ISIC photos: one half kept as 512 px JPEG, the other saved as 256 px PNG (a planted leak)."""
+    images = sorted((shared_data / "skin-isic2018" / "images").glob("*.jpg"))[:24]
+    if len(images) < 24:
+        pytest.skip("ISIC images not available")
+    syn_dir = tmp_path / "syn"
+    syn_dir.mkdir()
+    syn = []
+    for p in images[1::2]:
+        q = syn_dir / f"{p.stem}.png"
+        Image.open(p).resize((256, 256)).save(q)
+        syn.append(q)
+    result = build_study(BuildRequest(images[0::2], syn, tmp_path / "st", options=StudyOptions(size=128)))
+    by_stage = {a.stage: a for a in result.audits}
+    assert {"format", "width"} <= {f.name for f in by_stage["input files"].features if f.leaks}
+    assert not by_stage["study images"].leaks, by_stage["study images"].warnings()

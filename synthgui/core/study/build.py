@@ -84,12 +84,30 @@ def _sample(req: BuildRequest) -> tuple[list[tuple[Path, str, str]], int]:
     return [chosen[i] for i in order], per_class
 
 
+def shared_dicom_window(paths: list[Path]) -> tuple[float, float] | None:
+    """One window for every DICOM in the study (0.5-99.5 percentile of all their pixels together).
+
+    Each file's own WindowCenter/Width would differ between a scanner's files and a generator's, and
+    readers would see that as a brightness tell; one preset for all removes it.
+    """
+    from ..dicom import is_dicom, read_dicom
+
+    values = [read_dicom(p).pixels.ravel()[::7] for p in paths if is_dicom(p)]
+    values = [v for v in values if v.size]
+    if not values:
+        return None
+    lo, hi = np.percentile(np.concatenate(values), [0.5, 99.5])
+    return (float(lo + hi) / 2.0, float(max(hi - lo, 1.0)))
+
+
 def build_study(req: BuildRequest, progress: Progress | None = None) -> BuildResult:
     req.options.validate()
     key_path = _check_paths(req)
     if not req.real or not req.synthetic:
         raise SynthguiError("a study needs both real and synthetic images")
     chosen, per_class = _sample(req)
+    if req.options.dicom_window is None:
+        req.options.dicom_window = shared_dicom_window([p for p, _, _ in chosen])
     images_dir = req.out / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
