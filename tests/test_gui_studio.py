@@ -375,3 +375,22 @@ def test_propose_fills_the_canvas_undoably(loaded):
     assert w.doc.label_map.any() and w.doc.label_map.shape == (256, 256)
     w.doc.undo_stack.undo()
     assert not w.doc.label_map.any()
+
+
+def test_fundus_model_switches_palette_tools_and_canvas(window, qtbot, tmp_path):
+    from synthgui.core.card import Encoding, LabelClass, ModelCard
+    from synthgui.core.networks import GeneratorSpec
+    from tests.helpers import write_model
+
+    card = ModelCard(name="tiny-fundus", domain="fundus", encoding=Encoding("channels", [[2], [1, 2]]), resolution=256,
+                     classes=[LabelClass(0, "outside", (0, 0, 0)), LabelClass(1, "retina", (128, 128, 128)),
+                              LabelClass(2, "vessel", (255, 255, 255))])
+    path = write_model(tmp_path, GeneratorSpec(input_nc=2, ngf=4), card, name="fundus")
+    w = window
+    with qtbot.waitSignal(w.model_ready, timeout=60000):
+        w.load_model_path(str(path))
+    assert not w.tone_panel.isVisible()
+    assert w.canvas.label == 2 and w.brush_size.value() == 2
+    lm = w.doc.label_map
+    assert lm[128, 128] == 1 and lm[2, 2] == 0  # a field of view to draw vessels in
+    qtbot.waitUntil(lambda: w.preview.image is not None and w.last_error is None, timeout=30000)

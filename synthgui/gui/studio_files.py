@@ -27,8 +27,10 @@ class StudioFiles:
     def new_document(self) -> None:
         if not self._confirm_discard():
             return
+        from .studio_models import blank_mask
+
         size = self.card.resolution if self.card is not None else 256
-        self.doc.load_clean(np.zeros((size, size), np.uint8))
+        self.doc.load_clean(blank_mask(self.card, size))
         self.project_path = None
         self.clear_underlay()
         self._update_title()

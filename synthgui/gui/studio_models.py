@@ -17,6 +17,7 @@ from .settings import app_settings, push_recent, recent
 from .views import qcolor
 
 DOMAIN_BRUSH = {"skin": 10, "fundus": 2, "mri": 6}
+FOV_NAMES = ("retina", "fov", "field of view", "field-of-view")
 
 
 class StudioModels:
@@ -77,16 +78,20 @@ class StudioModels:
         if not set(np.unique(lm).tolist()) <= known:
             lm = np.where(np.isin(lm, list(known)), lm, fg).astype(np.uint8)
         self.doc.set_card(display)
-        if lm is not self.doc.label_map:
+        if not lm.any():
+            self.doc.load_clean(blank_mask(card, size))
+        elif lm is not self.doc.label_map:
             self.doc.replace(lm, "Fit mask to model")
         self.palette_panel.set_card(display)
-        self.canvas.label = fg
+        self.canvas.label = default_label(display)
+        self.palette_panel.select(self.canvas.label)
         self.render_panel.set_card(card)
         skin = card is not None and card.uses_skin_tone
         self.tone_panel.setVisible(skin or card is None)
         if skin:
             self.tone_panel.set_tone(card.default_skin_tone, emit=False)
-        self.canvas.background = qcolor(self.tone_panel.tone) if skin else qcolor((0, 0, 0))
+        zero = next((c.color for c in display.classes if c.id == 0), (0, 0, 0))
+        self.canvas.background = qcolor(self.tone_panel.tone) if skin else qcolor(zero)
         if card is not None:
             self.set_brush_size(DOMAIN_BRUSH.get(card.domain, self.brush_size.value()))
         self.canvas.fit()
@@ -145,3 +150,24 @@ def _list_model_entries() -> list[tuple[str, str, str]]:
     from .model_index import list_choices
 
     return [(c.name, c.weights, c.source) for c in list_choices()]
+
+
+def blank_mask(card: ModelCard | None, size: int) -> np.ndarray:
+    """A new mask for the model's domain: empty skin, or a fundus field of view ready for vessels."""
+    from synthgui.core.masks import disk_label_map
+
+    if card is not None and card.domain == "fundus":
+        fov = next((c for c in card.foreground_classes if c.name.lower() in FOV_NAMES), None)
+        if fov is not None:
+            return disk_label_map(size, 0.46, fov.id)
+    return np.zeros((size, size), np.uint8)
+
+
+def default_label(card: ModelCard) -> int:
+    """The class a brush paints first: vessels on a fundus model, else the first foreground class."""
+    fg = card.foreground_classes
+    if card.domain == "fundus":
+        vessel = next((c for c in fg if "vessel" in c.name.lower()), None)
+        if vessel is not None:
+            return vessel.id
+    return fg[0].id if fg else 1
