@@ -394,3 +394,19 @@ def test_fundus_model_switches_palette_tools_and_canvas(window, qtbot, tmp_path)
     lm = w.doc.label_map
     assert lm[128, 128] == 1 and lm[2, 2] == 0  # a field of view to draw vessels in
     qtbot.waitUntil(lambda: w.preview.image is not None and w.last_error is None, timeout=30000)
+
+
+def test_switching_models_drops_the_old_engines_results(loaded, qtbot, tiny_model):
+    w = loaded
+    old = w.bridge
+    with qtbot.waitSignal(w.model_ready, timeout=60000):
+        w.load_model_path(str(tiny_model))
+    assert w.bridge is not old and not old._worker._thread.is_alive() or old._worker._stopped
+    from synthgui.core.engine import RenderJob
+
+    stale = RenderJob(w.doc.label_map.copy(), id=w.bridge.latest_id)
+    shown = w.preview.image_id
+    old.rendered.emit(stale, np.zeros((256, 256, 3), np.uint8), 0.01)  # a late answer from the old engine
+    qtbot.wait(50)
+    assert w.preview.image_id == shown or w.preview.image_id == w.bridge.latest_id
+    assert w.last_image is None or w.last_image.any()

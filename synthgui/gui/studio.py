@@ -422,8 +422,8 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         return RenderJob(self.doc.label_map.copy(), request, self.render_panel.seed.value(), self.render_panel.mode.currentData())
 
     def _rendered(self, job, image: np.ndarray, seconds: float) -> None:
-        if self.bridge is None or job.id != self.bridge.latest_id:
-            return  # stale
+        if self.bridge is None or self.sender() not in (None, self.bridge) or job.id != self.bridge.latest_id:
+            return  # stale, or from the engine of a model replaced meanwhile
         self.last_image = image
         self.render_seconds = seconds
         self.preview.set_image(image, job.id)
@@ -434,6 +434,8 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             self.stale_label.setText("")
 
     def _render_failed(self, job, message: str) -> None:
+        if self.sender() not in (None, self.bridge):
+            return
         self.last_error = message
         self.stale_label.setText("● render failed")
         self.statusBar().showMessage(f"Render failed: {message}", 10000)

@@ -37,7 +37,9 @@ class StudioModels:
     def _model_loaded(self, model, engine) -> None:
         old = self.bridge
         if old is not None:
-            old.stop(0.0)
+            old.rendered.disconnect(self._rendered)
+            old.failed.disconnect(self._render_failed)
+            old.stop(0.0)  # its current render finishes on its own and is dropped
         self.model = model
         self.bridge = RenderBridge(engine, self)
         self.bridge.rendered.connect(self._rendered)
