@@ -136,6 +136,11 @@ def test_cli_analyze_end_to_end(tmp_path, capsys):
     assert "positive class = synthetic" in printed and "2 reader(s), 24 scored" in printed
     html = (out / "report.html").read_text()
     assert "Positive class = synthetic" in html and html.count("<svg") == 3
+    import re
+    import xml.etree.ElementTree as ET
+
+    for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
+        ET.fromstring(svg)  # each plot is well-formed SVG
     data = json.loads((out / "analysis.json").read_text())
     assert data["positive_class"] == "synthetic"
     assert {r["reader"]: r["accuracy"]["k"] for r in data["readers"]} == {"alice": 12, "bob": 6}

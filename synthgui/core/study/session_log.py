@@ -161,6 +161,7 @@ class SessionLog:
         self._lock()
         self.conn = connect(self.db_path)
         self.order = self._load_or_create_order(study)
+        self._in_order = set(self.order)
         self.session_uid = self._meta("session_uid")
         self.torn_lines = self._reconcile()
         self.event("resume" if self.answered() else "start", {"next": self.next_position()})
@@ -227,7 +228,7 @@ class SessionLog:
         """Write a judgment to both logs; when this returns it survives any crash. Returns its id."""
         if j.study_id != self.study_id or j.reader_id != self.reader_id:
             raise SynthguiError("internal: a judgment for another study or reader")
-        if (j.phase, j.case_id) not in set(self.order):
+        if (j.phase, j.case_id) not in self._in_order:
             raise SynthguiError(f"case {j.case_id} is not in this reader's {j.phase} order")
         j.session_uid = self.session_uid
         self._append_backup(j)
