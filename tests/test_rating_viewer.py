@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
 from synthgui.core.study.build import BuildRequest, build_study  # noqa: E402
-from synthgui.core.study.design import StudyOptions  # noqa: E402
+from synthgui.core.study.design import StudyOptions, load_study  # noqa: E402
 from synthgui.core.study.key import load_key  # noqa: E402
 from synthgui.core.study.session_log import SessionLog  # noqa: E402
 from synthgui.gui.rating.launch import open_viewer  # noqa: E402
@@ -107,7 +107,7 @@ def test_quit_and_resume_at_next_case_in_same_order(qtbot, tmp_path):
     wait_case(qtbot, w2)
     assert w2.header.text() == "Image 4 of 6"
     w2.request_quit(ask=False)
-    with SessionLog(__import__("synthgui.core.study.design", fromlist=["load_study"]).load_study(study_dir), "r2") as log:
+    with SessionLog(load_study(study_dir), "r2") as log:
         assert log.next_position() == 3 and len(log.judgments()) == 3
 
 
