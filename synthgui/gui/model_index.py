@@ -73,3 +73,16 @@ def default_choice() -> ModelChoice | None:
     """The bundled skin-lesion model when present, else the first bundled one."""
     bundled = [c for c in list_choices() if c.source == "bundled"]
     return next((c for c in bundled if c.name == DEFAULT_MODEL), bundled[0] if bundled else None)
+
+
+def display_name(weights: str | Path) -> str:
+    """The card's name for a weights file (what the picker shows), else the file name."""
+    weights = Path(weights)
+    for card in (weights.with_suffix(".json"), weights.parent / "model_card.json", weights.parent / "card.json"):
+        try:
+            name = json.loads(card.read_text(encoding="utf-8")).get("name")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if name:
+            return str(name)
+    return weights.name

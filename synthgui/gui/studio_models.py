@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from synthgui.core.card import ModelCard, generic_card
 
+from .model_index import display_name
 from .rendering import ModelLoader, RenderBridge, start_loading
 from .settings import app_settings, push_recent, recent
 from .views import qcolor
@@ -110,7 +111,7 @@ class StudioModels:
             self.model_combo.addItem(f"{entry[0]} ({entry[2]})", entry[1])
         for path in recent("recent/models"):
             if self.model_combo.findData(path) < 0 and Path(path).is_file():
-                self.model_combo.addItem(f"{Path(path).name} (recent)", path)
+                self.model_combo.addItem(f"{display_name(path)} (recent)", path)
         self.model_combo.addItem("Open model...", "__open__")
         if current is not None:
             i = self.model_combo.findData(current)
@@ -137,7 +138,7 @@ class StudioModels:
         if recent_models:
             self.model_menu.addSeparator()
             for p in recent_models:
-                self.model_menu.addAction(Path(p).name, lambda p=p: self.load_model_path(p))
+                self.model_menu.addAction(f"{display_name(p)} - {p}", lambda p=p: self.load_model_path(p))
 
     def _open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Generators (*.pth *.pt *.safetensors *.json);;All files (*)")
