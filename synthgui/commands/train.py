@@ -1,0 +1,146 @@
+"""``synthgui train``: train a pix2pix generator from paired masks and images (reference defaults)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a pix2pix generator from paired masks and images",
+        description="Train pix2pix with the reference defaults (U-Net 256, batch norm, dropout, vanilla GAN + "
+        "100 x L1, 70x70 PatchGAN, Adam 2e-4/0.5, constant then linear decay). Writes latest_net_G.pth "
+        "(reference state dict) with its model card, a resume file, loss_log.csv and preview grids.",
+    )
+    src = p.add_argument_group("data (masks + images with matching names, or the aligned A|B layout)")
+    src.add_argument("--masks", type=Path, help="folder of masks / semantic maps (generator inputs)")
+    src.add_argument("--images", type=Path, help="folder of real images, same file stems as --masks")
+    src.add_argument("--aligned", type=Path, help="folder of A|B images (reference layout)")
+    src.add_argument("--val-masks", type=Path, help="held-out masks for previews (default: ../val/masks beside --masks)")
+    src.add_argument("--val-images", type=Path, help="held-out images for previews")
+    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, log, previews)")
+    p.add_argument("--name", default="model", help="model name written into the card")
+    p.add_argument("--card-template", type=Path, help="model card JSON to start from (classes, encoding, data, licence)")
+    net = p.add_argument_group("networks")
+    net.add_argument("--netG", default="unet_256", choices=["unet_256", "unet_128", "resnet_9blocks", "resnet_6blocks"])
+    net.add_argument("--ngf", type=int, default=64)
+    net.add_argument("--ndf", type=int, default=64)
+    net.add_argument("--norm", default="batch", choices=["batch", "instance", "none"])
+    net.add_argument("--no-dropout", action="store_true")
+    net.add_argument("--upsample", default="transpose", choices=["transpose", "resize_conv"],
+                     help="resize_conv = nearest resize + 3x3 conv: fewer checkerboard artefacts")
+    net.add_argument("--input-nc", type=int, help="generator input channels (default: from the card's encoding)")
+    sched = p.add_argument_group("schedule")
+    sched.add_argument("--epochs", type=int, default=100, help="epochs at the initial learning rate")
+    sched.add_argument("--epochs-decay", type=int, default=100, help="epochs of linear decay to zero")
+    sched.add_argument("--epoch-size", type=int, help="samples per epoch (default: the training set)")
+    sched.add_argument("--batch-size", type=int, default=1)
+    sched.add_argument("--lr", type=float, default=2e-4)
+    sched.add_argument("--lambda-l1", type=float, default=100.0)
+    sched.add_argument("--resolution", type=int, default=256)
+    sched.add_argument("--seed", type=int, default=0)
+    sched.add_argument("--max-iterations", type=int, help="stop after this many iterations (a piece of a run)")
+    aug = p.add_argument_group("augmentation")
+    aug.add_argument("--retone", type=float, default=0.0, metavar="FRACTION",
+                     help="skin models: re-tone this fraction of samples to random Fitzpatrick I-VI tones")
+    aug.add_argument("--rotate", action="store_true", help="also random quarter turns (orientation-free images)")
+    aug.add_argument("--no-flip", action="store_true")
+    run_g = p.add_argument_group("running")
+    run_g.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    run_g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    run_g.add_argument("--threads", type=int, help="CPU threads")
+    run_g.add_argument("--no-amp", action="store_true", help="no mixed precision on a GPU")
+    run_g.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    run_g.add_argument("--preview-every", type=int, default=500, help="iterations between preview grids")
+    run_g.add_argument("--snapshot-every", type=int, default=0, help="iterations between half-precision G snapshots")
+    p.set_defaults(func=run)
+
+
+def _spec(args: argparse.Namespace, input_nc: int):
+    from ..core.networks import GeneratorSpec
+
+    kind, _, rest = args.netG.partition("_")
+    if kind == "unet":
+        return GeneratorSpec(kind="unet", input_nc=input_nc, ngf=args.ngf, norm=args.norm, dropout=not args.no_dropout,
+                             num_downs=8 if rest == "256" else 7, upsample=args.upsample)
+    return GeneratorSpec(kind="resnet", input_nc=input_nc, ngf=args.ngf, norm=args.norm, dropout=not args.no_dropout,
+                         n_blocks=int(rest.removesuffix("blocks")), upsample=args.upsample)
+
+
+def _input_nc(card) -> int:
+    if card is None:
+        return 3
+    kind = card.encoding.kind
+    if kind == "channels":
+        return len(card.encoding.channels)
+    if kind == "onehot":
+        return len(card.classes)
+    return 3
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.card import ModelCard
+    from ..core.datasets import load_aligned, load_pair_folders, sibling_val_dir
+    from ..core.errors import SynthguiError
+    from ..core.train import Trainer, TrainConfig
+
+    if args.aligned is None and (args.masks is None or args.images is None):
+        raise SynthguiError("give --masks and --images, or --aligned")
+    if args.resolution < 32 or args.resolution % 32:
+        raise SynthguiError("--resolution must be a multiple of 32")
+    card = ModelCard.load(args.card_template) if args.card_template else None
+    if card is not None:
+        card.resolution = args.resolution
+        card.name = args.name if args.name != "model" else card.name
+    if args.aligned is not None:
+        train = load_aligned(args.aligned, args.resolution)
+    else:
+        train = load_pair_folders(args.masks, args.images, args.resolution)
+    val = None
+    val_dirs = (args.val_masks, args.val_images) if args.val_masks and args.val_images else (
+        sibling_val_dir(args.masks) if args.masks else None)
+    if val_dirs:
+        val = load_pair_folders(val_dirs[0], val_dirs[1], args.resolution)
+    spec = _spec(args, args.input_nc or _input_nc(card))
+    if spec.kind == "unet" and args.resolution % spec.size_multiple:
+        raise SynthguiError(f"{spec.name} needs a resolution that is a multiple of {spec.size_multiple}")
+    config = TrainConfig(
+        out_dir=str(args.out), name=args.name, spec=spec, ndf=args.ndf, epochs=args.epochs,
+        epochs_decay=args.epochs_decay, epoch_size=args.epoch_size, batch_size=args.batch_size, lr=args.lr,
+        lambda_l1=args.lambda_l1, seed=args.seed, device=args.device, amp=not args.no_amp, threads=args.threads,
+        retone_fraction=args.retone, rotate=args.rotate, flip=not args.no_flip,
+        checkpoint_every_s=args.checkpoint_minutes * 60, preview_every=args.preview_every,
+        snapshot_every=args.snapshot_every, max_iterations=args.max_iterations,
+        command="synthgui " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume"),
+    )
+    trainer = Trainer(config, train, card, val)
+    if args.resume:
+        trainer.load_resume()
+    print(f"training {spec.name} ngf={spec.ngf} on {len(train)} pairs"
+          + (f" ({len(val)} held out)" if val is not None else "")
+          + f", {trainer.total_iterations} iterations, device {trainer.device}", file=sys.stderr)
+    from tqdm import tqdm
+
+    bar = tqdm(total=trainer.total_iterations, initial=trainer.state.iteration, unit="it", dynamic_ncols=True,
+               mininterval=2.0)
+
+    def progress(it: int, total: int, rec) -> None:
+        bar.update(1)
+        if rec is not None and it % 10 == 0:
+            bar.set_postfix(G_GAN=f"{rec.G_GAN:.2f}", G_L1=f"{rec.G_L1:.2f}", D=f"{(rec.D_real + rec.D_fake) / 2:.2f}",
+                            refresh=False)
+
+    try:
+        state = trainer.run(progress)
+    except KeyboardInterrupt:
+        trainer.save()
+        bar.close()
+        print(f"interrupted at iteration {trainer.state.iteration}; saved. Continue with --resume", file=sys.stderr)
+        return 130
+    bar.close()
+    print(f"done: {state.iteration} iterations in {state.seconds / 60:.1f} min; weights {Path(args.out) / 'latest_net_G.pth'}")
+    return 0
