@@ -410,3 +410,15 @@ def test_switching_models_drops_the_old_engines_results(loaded, qtbot, tiny_mode
     qtbot.wait(50)
     assert w.preview.image_id == shown or w.preview.image_id == w.bridge.latest_id
     assert w.last_image is None or w.last_image.any()
+
+
+def test_export_image_mask_and_both(loaded, tmp_path):
+    from synthgui.core.masks import load_mask
+
+    w = loaded
+    stroke(w.canvas, [(100, 100), (150, 120)])
+    assert w.export("mask", tmp_path / "m.png")
+    assert np.array_equal(load_mask(tmp_path / "m.png", w.card), w.doc.label_map)
+    assert w.export("both", tmp_path / "case.png")
+    assert (tmp_path / "case.png").is_file() and (tmp_path / "case_mask.png").is_file()
+    assert not w.export("image", tmp_path / "bad.xyz") and "format" in w.last_error
