@@ -422,3 +422,14 @@ def test_export_image_mask_and_both(loaded, tmp_path):
     assert w.export("both", tmp_path / "case.png")
     assert (tmp_path / "case.png").is_file() and (tmp_path / "case_mask.png").is_file()
     assert not w.export("image", tmp_path / "bad.xyz") and "format" in w.last_error
+
+
+def test_each_mouse_event_touches_only_the_brush_box(window):
+    w = window
+    w.set_tool("brush")
+    w.set_brush_size(5)
+    rects = []
+    w.doc.changed.connect(lambda r: rects.append(r))
+    stroke(w.canvas, [(20 + 3 * i, 100) for i in range(40)])
+    assert len(rects) >= 20
+    assert max(r.width() * r.height() for r in rects) <= 20 * 20  # a dab plus one step, never the 256x256 mask

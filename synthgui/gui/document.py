@@ -198,6 +198,23 @@ class MaskDocument(QObject):
         self._merge_serial += 1
         self._transform_merge = self._merge_serial
 
+    def new_transform_step(self) -> None:
+        """Keep the transform's base, but let the next changes form their own undo step."""
+        if self._transform_base is None:
+            self.begin_transform()
+        else:
+            self._merge_serial += 1
+            self._transform_merge = self._merge_serial
+
+    @property
+    def transforming(self) -> bool:
+        return self._transform_base is not None
+
+    def forget_transform(self) -> None:
+        """Drop the transform's base and the selection (after an undo changed the mask under it)."""
+        self._transform_base = None
+        self.selected = None
+
     def transform(self, scale: float = 1.0, rotation: float = 0.0, offset: tuple[float, float] = (0.0, 0.0),
                   text: str = "Transform lesion") -> bool:
         """Scale/rotate the selected lesion about its centre and move it, from the transform's base."""

@@ -363,10 +363,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             return
         if which != self._lesion_control:
             self._lesion_control = which
-            base = self.doc._transform_base
-            self.doc.begin_transform() if base is None else None
-            self.doc._merge_serial += 1
-            self.doc._transform_merge = self.doc._merge_serial
+            self.doc.new_transform_step()  # a different control is a new undo step
         self._own_push = True
         try:
             self.doc.transform(scale, rotation, (dx, dy), text=f"Lesion {which}")
@@ -374,13 +371,13 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             self._own_push = False
 
     def _undo_index_changed(self, *_args) -> None:
+        """Undo/redo outside a lesion transform ends it: the controls restart from the mask as it is."""
         from shiboken6 import isValid
 
-        if not isValid(self.doc.undo_stack):
+        if not isValid(self.doc.undo_stack) or getattr(self, "_own_push", False) or self.canvas.dragging:
             return
-        if not getattr(self, "_own_push", False) and self.doc._transform_base is not None and not self.canvas._drag_start:
-            self.doc._transform_base = None
-            self.doc.selected = None
+        if self.doc.transforming:
+            self.doc.forget_transform()
             self._selection_changed()
 
     # --- rendering ------------------------------------------------------------------------------

@@ -201,6 +201,10 @@ class CanvasView(ImageView):
     def _on_region(self, rect: QRect) -> None:
         self.update(self.transform().mapRect(QRectF(rect).adjusted(-1, -1, 1, 1)).toAlignedRect())
 
+    @property
+    def dragging(self) -> bool:
+        return self._drag_start is not None or self._last is not None
+
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             raise ValueError(tool)
