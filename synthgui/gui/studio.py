@@ -444,9 +444,14 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
 
     def _tone_changed(self, tone) -> None:
         if self.card is not None and self.card.uses_skin_tone:
-            self.canvas.background = qcolor(tone)
-            self.canvas.update()
+            self.set_background(tone)
         self.request_render()
+
+    def set_background(self, rgb) -> None:
+        """Class 0's colour (the skin tone on skin models) behind the mask, on the canvas and in the split view."""
+        self.canvas.background = self.preview.background = qcolor(rgb)
+        self.canvas.update()
+        self.preview.update()
 
     def new_variation(self) -> None:
         self.render_panel.seed.setValue(random.randrange(0, 2**31 - 1))

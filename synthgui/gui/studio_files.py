@@ -13,7 +13,7 @@ from synthgui.core.card import generic_card
 from synthgui.core.errors import SynthguiError
 
 from .settings import push_recent, recent
-from .views import qcolor, qimage_rgb
+from .views import qimage_rgb
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp);;DICOM (*.dcm *.dicom);;All files (*)"
 PROJECT_FILTER = "synthgui project (*.synthgui)"
@@ -107,7 +107,7 @@ class StudioFiles:
             if key in view:
                 widget.setValue(int(view[key]))
         if self.card is not None and self.card.uses_skin_tone:
-            self.canvas.background = qcolor(self.tone_panel.tone)
+            self.set_background(self.tone_panel.tone)
 
     def import_mask(self, path: str | Path) -> bool:
         from synthgui.core.masks import load_mask, resize_label_map

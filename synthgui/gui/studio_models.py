@@ -15,7 +15,6 @@ from synthgui.core.card import ModelCard, generic_card
 from .model_index import display_name
 from .rendering import ModelLoader, RenderBridge, start_loading
 from .settings import app_settings, push_recent, recent
-from .views import qcolor
 
 DOMAIN_BRUSH = {"skin": 10, "fundus": 2, "mri": 6}
 FOV_NAMES = ("retina", "fov", "field of view", "field-of-view")
@@ -94,7 +93,7 @@ class StudioModels:
         if skin:
             self.tone_panel.set_tone(card.default_skin_tone, emit=False)
         zero = next((c.color for c in display.classes if c.id == 0), (0, 0, 0))
-        self.canvas.background = qcolor(self.tone_panel.tone) if skin else qcolor(zero)
+        self.set_background(self.tone_panel.tone if skin else zero)
         if card is not None:
             self.set_brush_size(DOMAIN_BRUSH.get(card.domain, self.brush_size.value()))
         self.canvas.fit()

@@ -370,6 +370,7 @@ class PreviewView(ImageView):
         self.mode = "side"
         self.opacity = 0.5
         self.split = 0.5
+        self.background = QColor(0, 0, 0)
         self.placeholder = "No model loaded: Model > Open model..."
         doc.reset.connect(self._on_reset)
         doc.changed.connect(self._on_region)
@@ -411,7 +412,7 @@ class PreviewView(ImageView):
             x = target.width() * self.split
             p.save()
             p.setClipRect(QRectF(x, 0, target.width() - x, target.height()))
-            p.fillRect(target, QColor(0, 0, 0))
+            p.fillRect(target, self.background)
             p.drawImage(target, qimage_rgba(self.doc.rgba))
             p.restore()
             pen = QPen(QColor(255, 255, 255))
