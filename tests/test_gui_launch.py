@@ -36,3 +36,17 @@ def test_gui_subcommand_is_registered():
 
     args = build_parser().parse_args(["gui", "--model", "m.pth", "case.synthgui"])
     assert args.model == "m.pth" and args.project == "case.synthgui" and callable(args.func)
+
+
+def test_startup_model_prefers_the_last_one_that_still_exists(tmp_path, monkeypatch):
+    last = tmp_path / "mine.pth"
+    last.write_bytes(b"x")
+    assert gui.startup_model(str(last)) == str(last)
+    monkeypatch.setenv("SYNTHGUI_RESOURCES", str(tmp_path / "none"))
+    assert gui.startup_model(str(tmp_path / "gone.pth")) is None
+    bundled = tmp_path / "res" / "models"
+    bundled.mkdir(parents=True)
+    (bundled / "skin-lesion.pth").write_bytes(b"x")
+    (bundled / "skin-lesion.json").write_text('{"name": "skin-lesion", "weights": "skin-lesion.pth"}')
+    monkeypatch.setenv("SYNTHGUI_RESOURCES", str(tmp_path / "res"))
+    assert gui.startup_model("") == str(bundled / "skin-lesion.pth")

@@ -52,25 +52,30 @@ def launch_args(args: argparse.Namespace) -> int:
             )
             return 1
     from synthgui.gui.app import make_app
-    from synthgui.gui.model_index import default_choice
     from synthgui.gui.settings import app_settings
     from synthgui.gui.studio import StudioWindow
 
     app = make_app()
     window = StudioWindow()
     window.show()
-    model = args.model
-    last = str(app_settings().value("studio/last_model", "") or "")
-    if model is None and last and os.path.isfile(last):
-        model = last
-    if model is None:
-        choice = default_choice()
-        model = choice.weights if choice is not None else None
+    if args.project:
+        window.open_project(args.project, load_model=args.model is None)
+    if window.model_loading:
+        return int(app.exec())  # the project's own model is on its way
+    model = args.model or startup_model(str(app_settings().value("studio/last_model", "") or ""))
     if model is not None:
         window.load_model_path(model)
-    if args.project:
-        window.open_project(args.project)
     return int(app.exec())
+
+
+def startup_model(last: str) -> str | None:
+    """The model used last time if it still exists, else the bundled default (None: no model)."""
+    from synthgui.gui.model_index import default_choice
+
+    if last and os.path.isfile(last):
+        return last
+    choice = default_choice()
+    return choice.weights if choice is not None else None
 
 
 def launch(argv: Sequence[str] | None = None) -> int:

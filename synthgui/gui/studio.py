@@ -41,6 +41,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.card: ModelCard | None = None
         self.bridge: RenderBridge | None = None
         self._loader: ModelLoader | None = None
+        self._loading = 0  # model loads in flight
         self.project_path: Path | None = None
         self.underlay_path: str | None = None
         self._dicom = None

@@ -66,7 +66,8 @@ class StudioFiles:
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
 
-    def open_project(self, path: str | Path) -> bool:
+    def open_project(self, path: str | Path, load_model: bool = True) -> bool:
+        """Open a project; unless told not to, load the model it was made with when that is not the current one."""
         from synthgui.core.project import load_project
 
         try:
@@ -76,7 +77,7 @@ class StudioFiles:
             return False
         wanted = (proj.model or {}).get("path")
         self._pending_project = None
-        if wanted and (self.model is None or str(self.model.entry.weights) != wanted):
+        if load_model and wanted and (self.model is None or str(self.model.entry.weights) != wanted):
             if Path(wanted).is_file():
                 self._pending_project = proj  # its parameters win over the new card's defaults
                 self.load_model_path(wanted)

@@ -31,10 +31,16 @@ class StudioModels:
         loader = ModelLoader(str(path), device)
         loader.signals.loaded.connect(self._model_loaded, Qt.ConnectionType.QueuedConnection)
         loader.signals.failed.connect(self._model_load_failed, Qt.ConnectionType.QueuedConnection)
-        self._loader = loader
+        self._loader = loader  # kept: the pool thread may still be returning from run() when its signal lands
+        self._loading += 1
         start_loading(loader)
 
+    @property
+    def model_loading(self) -> bool:
+        return self._loading > 0
+
     def _model_loaded(self, model, engine) -> None:
+        self._loading -= 1
         old = self.bridge
         if old is not None:
             old.rendered.disconnect(self._rendered)
@@ -61,6 +67,7 @@ class StudioModels:
         self.model_ready.emit()
 
     def _model_load_failed(self, path: str, message: str) -> None:
+        self._loading -= 1
         self.show_error("Model could not be loaded", f"{Path(path).name}: {message}")
         self.model_failed.emit(message)
         self._fill_model_combo()
