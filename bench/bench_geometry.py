@@ -74,6 +74,17 @@ def main() -> None:
         rows = [compare_to_summary(k, [g[k] for g in gen], summaries["fundus"][k]) for k in VESSEL_MEASURES]
         source = "the committed CHASE_DB1 + HRF summary"
     table(f"fundus: {args.vessels} procedural vessel trees vs {source} (FOV spans {VESSEL_ANALYSIS_SIZE} px)", rows)
+    gen = [lesion_measures(propose("mri", 256, s) == 2) for s in range(args.lesions)]
+    if have_data:
+        from fit_geometry import real_brain_masks
+
+        real = [lesion_measures(a) for _, a in real_brain_masks(args.data)]
+        rows = [compare_samples(k, [g[k] for g in gen], [r[k] for r in real]) for k in LESION_MEASURES]
+        source = f"{len(real)} LGG abnormality masks"
+    else:
+        rows = [compare_to_summary(k, [g[k] for g in gen], summaries["mri"][k]) for k in LESION_MEASURES]
+        source = "the committed LGG summary"
+    table(f"mri: {args.lesions} proposed abnormalities vs {source} (analysis {LESION_ANALYSIS_SIZE} px)", rows)
     print("\nvessel mask GAN baseline: not trained (only the fitted procedural model was measured)")
     print(f"time per proposal: lesion {LESION_ANALYSIS_SIZE} px {per_lesion * 1000:.1f} ms (with measuring), "
           f"vessel tree {VESSEL_ANALYSIS_SIZE} px {per_tree * 1000:.0f} ms")

@@ -40,8 +40,8 @@ def test_fundus_map_has_field_of_view_retina_and_vessels():
 
 
 def test_bad_requests_are_clear_errors():
-    with pytest.raises(SynthguiError, match="no geometry generator for domain 'mri'"):
-        propose("mri", 64, 0)
+    with pytest.raises(SynthguiError, match="no geometry generator for domain 'ct'"):
+        propose("ct", 64, 0)
     with pytest.raises(SynthguiError, match="unknown skin geometry control.*wobble"):
         propose("skin", 64, 0, wobble=2)
     with pytest.raises(SynthguiError, match="diameter"):
@@ -50,7 +50,7 @@ def test_bad_requests_are_clear_errors():
         propose("fundus", 64, 0, eye="middle")
     with pytest.raises(SynthguiError, match="size"):
         propose("skin", 4, 0)
-    assert set(DOMAINS) == {"skin", "fundus"} and "satellites" in control_names("skin")
+    assert set(DOMAINS) == {"skin", "fundus", "mri"} and "satellites" in control_names("skin")
 
 
 def _mean_measure(measure: str, n: int = 12, **controls) -> float:
@@ -152,3 +152,27 @@ def test_fitting_on_real_masks(shared_data):
     assert 0.5 < fov.mean() < 0.85
     x, y = locate_disc(vessels, fov)
     assert abs(x) < 1 and abs(y) < 1
+
+
+def test_mri_label_maps_put_the_tumour_inside_the_brain():
+    lm = propose("mri", 128, seed=2)
+    assert np.array_equal(lm, propose("mri", 128, seed=2))
+    assert set(np.unique(lm).tolist()) == {0, 1, 2}
+    assert lm[0, 0] == 0 and (lm == 1).sum() > (lm == 2).sum() > 0
+    nested = propose("mri", 128, seed=2, nested=True, tumour_diameter=0.3, tumour_centre=(0.5, 0.5))
+    assert set(np.unique(nested).tolist()) == {0, 1, 2, 3, 4}
+    from scipy import ndimage
+
+    core = nested == 4  # the necrotic core is wrapped by the enhancing rim, which oedema wraps
+    assert not (ndimage.binary_dilation(core) & (nested <= 2) & (nested > 0) & ~(nested == 2)).any()
+    assert (ndimage.binary_dilation(core) & (nested == 3)).any()
+    assert not (ndimage.binary_dilation(nested == 3) & (nested == 1)).any()
+    assert set(np.unique(propose("mri", 64, 0, tumour=False)).tolist()) == {0, 1}
+
+
+def test_generated_mri_abnormalities_match_real_statistics():
+    real = fitted()["summaries"]["mri"]
+    gen = [lesion_measures(propose("mri", LESION_ANALYSIS_SIZE, 900 + s) == 2) for s in range(40)]
+    for measure in ("area_fraction", "eccentricity", "compactness"):
+        result = compare_to_summary(measure, [g[measure] for g in gen], real[measure])
+        assert result.normalised < 0.6, result

@@ -7,7 +7,10 @@ studio's "Propose", ``export --random N`` and study building feed to a generator
   - ``skin``: 0 skin, 1 lesion (lesion shapes fitted to ISIC 2018 masks, ``lesions.py``);
   - ``fundus``: 0 outside the field of view, 1 retina background, 2 vessel (a procedural vessel
     tree fitted to CHASE_DB1 and HRF masks, ``vessels.py``). A fundus model card whose
-    ``channels`` encoding is ``[[2], [1, 2]]`` reads this map as vessel + field of view.
+    ``channels`` encoding is ``[[2], [1, 2]]`` reads this map as vessel + field of view;
+  - ``mri``: 0 background, 1 brain, 2 FLAIR abnormality (brain and tumour outlines fitted to the
+    LGG slices, ``brain.py``), as the MRI card of ``core/prepare.py``; with ``nested=True``,
+    2 oedema, 3 enhancing rim, 4 necrotic core.
 
 The fitted statistics live in ``fitted_params.json`` (recomputed by ``bench/fit_geometry.py``);
 the realism of the masks themselves is measured by ``stats.py`` and ``bench/bench_geometry.py``.
@@ -23,16 +26,18 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SynthguiError
+from .brain import BrainControls, propose_brain
 from .lesions import LesionControls, propose_lesions
 from .vessels import VesselControls, VesselParams, propose_vessels
 
-DOMAINS = ("skin", "fundus")
+DOMAINS = ("skin", "fundus", "mri")
 CLASSES = {
     "skin": {0: "skin", 1: "lesion"},
     "fundus": {0: "outside field of view", 1: "retina", 2: "vessel"},
+    "mri": {0: "background", 1: "brain", 2: "abnormality (oedema when nested)", 3: "enhancing", 4: "necrosis"},
 }
 FITTED_PARAMS = Path(__file__).with_name("fitted_params.json")
-_CONTROLS = {"skin": LesionControls, "fundus": VesselControls}
+_CONTROLS = {"skin": LesionControls, "fundus": VesselControls, "mri": BrainControls}
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +62,8 @@ def _check_domain(domain: str) -> None:
 
 def propose(domain: str, size: int, seed: int, **controls) -> np.ndarray:
     """A new size x size label map for ``domain``, reproducible from ``seed``; controls as in
-    ``LesionControls`` (skin) or ``VesselControls`` (fundus), unset ones drawn from the fit."""
+    ``LesionControls`` (skin), ``VesselControls`` (fundus) or ``BrainControls`` (mri), unset ones
+    drawn from the fit."""
     _check_domain(domain)
     if not isinstance(size, (int, np.integer)) or not 16 <= int(size) <= 8192:
         raise SynthguiError(f"proposed mask size must be 16 to 8192 pixels, not {size!r}")
@@ -71,6 +77,8 @@ def propose(domain: str, size: int, seed: int, **controls) -> np.ndarray:
         raise SynthguiError(f"{domain} geometry controls: {exc}") from None
     if domain == "skin":
         return propose_lesions(int(size), int(seed), fitted()["lesions"], chosen)
+    if domain == "mri":
+        return propose_brain(int(size), int(seed), fitted()["mri"], chosen)
     return propose_vessels(int(size), int(seed), VesselParams.from_json(fitted()["vessels"]), chosen)
 
 

@@ -120,7 +120,7 @@ def _outline(rng: np.random.Generator, fit: dict, c: LesionControls) -> np.ndarr
     amps = np.exp(rng.multivariate_normal(mean, cov, method="cholesky"))
     k = np.arange(1, len(amps) + 1)
     gain = np.ones_like(amps)
-    gain[np.isin(k, ASYMMETRY_HARMONICS)] = c.asymmetry
+    gain[np.isin(k, ASYMMETRY_HARMONICS)] = c.asymmetry * float(fit.get("asymmetry_gain", 1.0))
     gain[np.isin(k, ELONGATION_HARMONICS)] = c.elongation
     gain[k >= BORDER_FROM] = c.border_irregularity * float(fit.get("border_gain", 1.0))
     phases = rng.uniform(0, 2 * np.pi, len(amps))

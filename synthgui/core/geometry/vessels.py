@@ -15,6 +15,7 @@ Coordinates are in field-of-view radii (centre 0, radius 1), so any output size 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, fields
 
@@ -198,8 +199,8 @@ def fit_vessels(real: dict[str, dict], discs: list[tuple[float, float]], fov_rad
                 grid: dict[str, tuple[float, ...]] | None = None, n: int = 12) -> tuple[VesselParams, list[dict]]:
     """Fitted parameters: disc position and FOV size measured directly, calibre and branching by search.
 
-    ``real`` holds the real masks' summaries per measure (``stats.summarise``). Trunk width and
-    branch rate are chosen on a grid to minimise the summed normalised W1 distance of the
+    ``real`` holds the real masks' summaries per measure (``stats.summarise``). Trunk width,
+    branch rate and the thinnest calibre are chosen on a grid to minimise the summed normalised W1 distance of the
     generated measures from the real ones (``n`` trees per grid point); the search is returned.
     """
     from .stats import VESSEL_ANALYSIS_SIZE, VESSEL_MEASURES, compare_to_summary, vessel_measures
@@ -212,16 +213,16 @@ def fit_vessels(real: dict[str, dict], discs: list[tuple[float, float]], fov_rad
         disc_y=float(np.mean(d[:, 1])),
         disc_y_sd=float(np.std(d[:, 1])),
     )
-    grid = grid or {"trunk_width": (0.016, 0.02, 0.024), "branch_rate": (2.0, 3.0, 4.5, 6.0)}
+    grid = grid or {"trunk_width": (0.018, 0.021, 0.024), "branch_rate": (3.5, 4.5, 5.5), "min_width": (0.0025, 0.004)}
     search = []
-    for tw in grid["trunk_width"]:
-        for br in grid["branch_rate"]:
-            params = VesselParams(**{**asdict(base), "trunk_width": tw, "branch_rate": br})
-            gen = []
-            for seed in range(n):
-                lm = propose_vessels(VESSEL_ANALYSIS_SIZE, 10_000 + seed, params)
-                gen.append(vessel_measures(lm == VESSEL, lm != OUTSIDE))
-            cost = sum(compare_to_summary(m, [g[m] for g in gen], real[m]).normalised for m in VESSEL_MEASURES)
-            search.append({"trunk_width": tw, "branch_rate": br, "cost": round(float(cost), 4)})
+    for tw, br, mw in itertools.product(grid["trunk_width"], grid["branch_rate"], grid["min_width"]):
+        params = VesselParams(**{**asdict(base), "trunk_width": tw, "branch_rate": br, "min_width": mw})
+        gen = []
+        for seed in range(n):
+            lm = propose_vessels(VESSEL_ANALYSIS_SIZE, 10_000 + seed, params)
+            gen.append(vessel_measures(lm == VESSEL, lm != OUTSIDE))
+        cost = sum(compare_to_summary(m, [g[m] for g in gen], real[m]).normalised for m in VESSEL_MEASURES)
+        search.append({"trunk_width": tw, "branch_rate": br, "min_width": mw, "cost": round(float(cost), 4)})
     best = min(search, key=lambda r: r["cost"])
-    return VesselParams(**{**asdict(base), "trunk_width": best["trunk_width"], "branch_rate": best["branch_rate"]}), search
+    chosen = {k: best[k] for k in ("trunk_width", "branch_rate", "min_width")}
+    return VesselParams(**{**asdict(base), **chosen}), search
