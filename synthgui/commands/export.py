@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=8, help="images per engine call")
     p.add_argument("--workers", type=int, default=2, help="encoding/writing threads")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--resume", action="store_true", help="finish the export already in OUT")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the export already in OUT (its stored masks, sweep and options are used; those given now are ignored)")
     p.add_argument("--privacy-check", nargs="?", const="", default=None, metavar="TRAINING_DIR",
                    help="compare every image with the training images (folder, or the one the model card names)")
     p.add_argument("--privacy-threshold", type=float, default=None, help="near-copy distance threshold (default 0.15)")
@@ -56,6 +57,10 @@ def _job(args, model):
             raise SynthguiError(f"{out} already holds an export: add --resume to finish it, or choose another folder")
         job = ExportJob.open(out)
         job.check_model(model)
+        given = [flag for flag, value in (("--masks", args.masks), ("--random", args.random), ("--skin-tones", args.skin_tones),
+                                          ("--conditions", args.conditions), ("--sample", args.sample)) if value]
+        if given:
+            print(f"synthgui export: warning: resuming {out} with its stored plan; {', '.join(given)} ignored", file=sys.stderr)
         return job
     if args.masks is None and args.random is None:
         raise SynthguiError("give --masks DIR or --random N")
