@@ -87,6 +87,7 @@ class MaskDocument(QObject):
         self.selected: np.ndarray | None = None  # boolean region of the selected lesion
         self._transform_base: np.ndarray | None = None
         self._transform_merge = -1
+        self._moved: np.ndarray | None = None  # where the selected lesion is after the transform so far
         self.set_card(card)
 
     # --- display colours ------------------------------------------------------------------------
@@ -237,6 +238,6 @@ class MaskDocument(QObject):
         if self._transform_base is None or self.selected is None:
             return
         self._transform_base = None
-        moved = getattr(self, "_moved", None)
+        moved, self._moved = self._moved, None
         self.selected = moved if moved is not None and moved.any() else None
         self.selection_changed.emit()
