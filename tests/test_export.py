@@ -286,3 +286,38 @@ def test_project_files_are_a_mask_source(tmp_path, engine):
     assert result.done == 1 and len(warnings) == 1 and "alien" in warnings[0] and "unknown" in warnings[0]
     row = manifest.read_journal(tmp_path / "out")[0]
     assert row["source"] == "case.synthgui" and set(np.unique(load_mask(tmp_path / "out" / row["mask"], engine.card))) == {0, 2}
+
+
+def test_random_masks_use_the_geometry_generators(tmp_path, engine, monkeypatch):
+    import types
+
+    calls = []
+
+    def propose(domain, size, seed):
+        calls.append((domain, size, seed))
+        return disk_label_map(size, 0.05 + 0.05 * seed)
+
+    monkeypatch.setattr(sources_mod, "geometry_module", lambda: types.SimpleNamespace(propose=propose))
+    sources = sources_mod.random_sources(3, seed=5)
+    job = ExportJob.create(tmp_path / "out", engine.model, sources, Sweep(), ExportOptions(mode="eval"))
+    assert job.run(engine).done == 3
+    assert sorted(calls) == [("skin", 256, 5), ("skin", 256, 6), ("skin", 256, 7)]
+    assert [r["source"] for r in sorted(manifest.read_journal(tmp_path / "out"), key=lambda r: r["id"])] == ["random-5", "random-6", "random-7"]
+
+
+def test_cli_user_errors_are_one_line(tmp_path, model_path, capsys):
+    from synthgui.cli import main
+
+    assert main(["export", "--model", str(model_path), "--out", str(tmp_path / "o"), "--masks", str(tmp_path / "none")]) == 2
+    assert "mask folder not found" in capsys.readouterr().err
+    assert main(["export", "--model", str(model_path), "--out", str(tmp_path / "o")]) == 2
+    assert "--masks DIR or --random N" in capsys.readouterr().err
+    (tmp_path / "m").mkdir()
+    save_mask(tmp_path / "m" / "a.png", disk_label_map(64), skin_card())
+    assert main(["export", "--model", str(model_path), "--out", str(tmp_path / "o"), "--masks", str(tmp_path / "m"),
+                 "--skin-tones", "VII"]) == 2
+    assert "skin tone" in capsys.readouterr().err
+    assert main(["export", "--model", str(model_path), "--out", str(tmp_path / "o"), "--masks", str(tmp_path / "m"),
+                 "--format", "dicom", "--mode", "eval", "--no-progress"]) == 0
+    assert "1 of 1 done" in capsys.readouterr().out
+    assert (tmp_path / "o" / "images" / "000000.dcm").is_file()
