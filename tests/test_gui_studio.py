@@ -433,3 +433,21 @@ def test_each_mouse_event_touches_only_the_brush_box(window):
     stroke(w.canvas, [(20 + 3 * i, 100) for i in range(40)])
     assert len(rects) >= 20
     assert max(r.width() * r.height() for r in rects) <= 20 * 20  # a dab plus one step, never the 256x256 mask
+
+
+def test_ctrl_wheel_zooms_about_the_cursor_in_both_views(window):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+
+    w = window
+    w.canvas.fit()
+    s0 = w.sync.scale
+    pos = screen_of(w.canvas, 60, 80)
+    anchor = w.canvas.to_image(pos)
+    ev = QWheelEvent(pos, w.canvas.mapToGlobal(pos), QPoint(), QPoint(0, 120), Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(w.canvas, ev)
+    assert abs(w.sync.scale / s0 - 1.2) < 1e-6
+    after = w.canvas.to_image(pos)
+    assert abs(after.x() - anchor.x()) < 1e-6 and abs(after.y() - anchor.y()) < 1e-6
+    assert w.preview.sync is w.canvas.sync

@@ -100,7 +100,11 @@ class ImageView(QWidget):
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            return super().wheelEvent(event)
+            # plain wheel / two-finger scroll pans, as in image viewers
+            d = QPointF(event.pixelDelta() if not event.pixelDelta().isNull() else event.angleDelta() / 4)
+            self.sync.set(self.sync.scale, self.sync.centre - d / self.sync.scale)
+            event.accept()
+            return
         factor = 1.2 ** (event.angleDelta().y() / 120.0)
         anchor = self.to_image(event.position())
         s = self.sync.scale * factor
