@@ -82,6 +82,38 @@ def _input_nc(card) -> int:
     return 3
 
 
+class _StopFlag:
+    """Ctrl+C / SIGTERM ask the loop to stop after the current iteration and save, so a resume is exact."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+
+    def installed(self):
+        import contextlib
+        import signal
+        import threading
+
+        @contextlib.contextmanager
+        def scope():
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            old = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
+
+        return scope()
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.card import ModelCard
     from ..core.datasets import load_aligned, load_pair_folders, sibling_val_dir
@@ -134,13 +166,12 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix(G_GAN=f"{rec.G_GAN:.2f}", G_L1=f"{rec.G_L1:.2f}", D=f"{(rec.D_real + rec.D_fake) / 2:.2f}",
                             refresh=False)
 
-    try:
-        state = trainer.run(progress)
-    except KeyboardInterrupt:
-        trainer.save()
-        bar.close()
-        print(f"interrupted at iteration {trainer.state.iteration}; saved. Continue with --resume", file=sys.stderr)
-        return 130
+    stop = _StopFlag()
+    with stop.installed():
+        state = trainer.run(progress, should_stop=stop)
     bar.close()
+    if stop.requested and state.epoch < trainer.total_epochs:
+        print(f"stopped at iteration {state.iteration}; saved. Continue with --resume", file=sys.stderr)
+        return 130
     print(f"done: {state.iteration} iterations in {state.seconds / 60:.1f} min; weights {Path(args.out) / 'latest_net_G.pth'}")
     return 0

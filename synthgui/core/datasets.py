@@ -115,6 +115,26 @@ def flip_augment(rng: np.random.Generator, rotate: bool, *arrays: np.ndarray) ->
     return out
 
 
+def labels_from_class_colours(mask: np.ndarray, card: ModelCard, name: str = "mask") -> np.ndarray:
+    """Class ids of a prepared map drawn in the card's class colours.
+
+    Exact colour matching comes first because grey palettes (retina 128, vessel 255) would otherwise
+    be read as a binary mask; any other mask goes through the app's own reading rules.
+    """
+    from .masks import label_map_from_array
+
+    rgb = mask[..., :3] if mask.ndim == 3 else np.repeat(mask[..., None], 3, axis=2)
+    out = np.zeros(rgb.shape[:2], np.uint8)
+    matched = np.zeros(rgb.shape[:2], bool)
+    for c in card.classes:
+        hit = np.all(rgb == np.array(c.color, np.uint8), axis=-1)
+        out[hit] = c.id
+        matched |= hit
+    if matched.all():
+        return out
+    return label_map_from_array(mask, card, name)
+
+
 class SampleMaker:
     """Turns pair ``i`` into (input CHW float32, target CHW float32) as the card prescribes.
 
@@ -137,9 +157,7 @@ class SampleMaker:
             self._labels = [d[0] for d in decoded]
             self._skin = [d[1] for d in decoded]
         elif card is not None and card.encoding.kind not in ("rgb",):
-            from .masks import label_map_from_array
-
-            self._labels = [label_map_from_array(m, card, pairs.names[i]) for i, m in enumerate(pairs.masks)]
+            self._labels = [labels_from_class_colours(m, card, pairs.names[i]) for i, m in enumerate(pairs.masks)]
 
     def __call__(self, i: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
         image = self.pairs.images[i]
