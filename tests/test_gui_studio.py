@@ -451,3 +451,29 @@ def test_ctrl_wheel_zooms_about_the_cursor_in_both_views(window):
     after = w.canvas.to_image(pos)
     assert abs(after.x() - anchor.x()) < 1e-6 and abs(after.y() - anchor.y()) < 1e-6
     assert w.preview.sync is w.canvas.sync
+
+
+def test_preview_updates_during_a_stroke_and_after_it(loaded, qtbot):
+    w = loaded
+    w.set_tool("brush")
+    w.set_brush_size(5)
+    before = w.preview.image_id
+    send_mouse(w.canvas, "press", screen_of(w.canvas, 30, 30))
+    for i in range(1, 6):
+        send_mouse(w.canvas, "move", screen_of(w.canvas, 30 + 10 * i, 30))
+    qtbot.waitUntil(lambda: w.preview.image_id > before, timeout=30000)  # pen still down
+    assert w.canvas.dragging
+    send_mouse(w.canvas, "move", screen_of(w.canvas, 200, 200))
+    send_mouse(w.canvas, "release", screen_of(w.canvas, 200, 200))
+    wait_rendered(w, qtbot)
+    job = w.render_job()
+    assert job.label_map[200, 200] == 1  # the final render includes the last dab
+
+
+def test_unsaved_changes_can_cancel_closing(window, qtbot):
+    w = window
+    stroke(w.canvas, [(10, 10)])
+    assert not w.doc.undo_stack.isClean() and w.isWindowModified()
+    w._confirm_discard = lambda: False
+    assert not w.close() and w.isVisible()
+    w._confirm_discard = lambda: True
