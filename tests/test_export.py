@@ -321,3 +321,14 @@ def test_cli_user_errors_are_one_line(tmp_path, model_path, capsys):
                  "--format", "dicom", "--mode", "eval", "--no-progress"]) == 0
     assert "1 of 1 done" in capsys.readouterr().out
     assert (tmp_path / "o" / "images" / "000000.dcm").is_file()
+
+
+def test_one_export_process_per_folder(tmp_path, engine, mask_dir):
+    from synthgui.core.export.run import _folder_lock
+
+    out = tmp_path / "out"
+    job = ExportJob.create(out, engine.model, folder_sources(mask_dir), Sweep(), ExportOptions())
+    with _folder_lock(out):
+        with pytest.raises(SynthguiError, match="another export"):
+            job.run(engine)
+    assert job.run(engine).done == 2

@@ -9,6 +9,7 @@ leaves a folder that ``resume`` completes without torn files or duplicates.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import glob
 import hashlib
@@ -19,7 +20,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -195,7 +196,10 @@ class ExportJob:
         """Render every item not finished yet. Ctrl+C (KeyboardInterrupt) and write errors stop it
         cleanly: in-flight writes finish, the manifest and card are brought up to date, then it raises."""
         self.check_model(engine.model)
-        cancel = cancel or threading.Event()
+        with _folder_lock(self.out_dir):
+            return self._run(engine, progress, cancel or threading.Event(), warn)
+
+    def _run(self, engine, progress, cancel: threading.Event, warn) -> ExportResult:
         done = self.recover()
         todo = [i for i in range(self.items.total) if f"{i:06d}" not in done]
         self.plan.setdefault("device", f"{engine.device}{' fp16' if engine.half else ''}")
@@ -429,6 +433,25 @@ def _png(image: np.ndarray, level: int) -> bytes:
     if not ok:
         raise SynthguiError("PNG encoding failed")
     return buf.tobytes()
+
+
+@contextlib.contextmanager
+def _folder_lock(out_dir: Path) -> Iterator[None]:
+    """One export process per folder: a second one would write the same items twice."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; users do not run two exports into one folder by accident often
+        yield
+        return
+    with open(out_dir / ".export.lock", "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise SynthguiError(f"another export is running in {out_dir}; wait for it or cancel it first") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _drain(q: queue.Queue) -> None:
