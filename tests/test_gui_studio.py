@@ -321,6 +321,12 @@ def test_dicom_underlay_with_window(window, tmp_path):
     assert window.open_underlay(str(tmp_path / "x.dcm"))
     assert window.window_centre.isEnabled() and window.window_centre.value() == 500
     window.window_width.setValue(100)
+    right = Qt.MouseButton.RightButton
+    c = window.canvas
+    send_mouse(c, "press", QPointF(100, 100), right, right)
+    send_mouse(c, "move", QPointF(140, 80), right, right)
+    send_mouse(c, "release", QPointF(140, 80), right, right)
+    assert window.window_width.value() > 100 and window.window_centre.value() > 500  # wider, higher level
     img = window.canvas.underlay
     assert img is not None and img.width() == img.height() == 32  # centred square, not stretched
     photo = tmp_path / "photo.png"

@@ -278,6 +278,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.mask_opacity.valueChanged.connect(self._mask_opacity_changed)
         self.window_centre.valueChanged.connect(self._window_changed)
         self.window_width.valueChanged.connect(self._window_changed)
+        self.canvas.window_dragged.connect(self._drag_window)
         self.preview.frame_shown.connect(self._frame_shown)
 
     def _view_mode_changed(self, *_args) -> None:
@@ -285,6 +286,14 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.preview.set_mode(mode)
         self.overlay_opacity.setEnabled(mode == "overlay")
         self.split_slider.setEnabled(mode == "split")
+
+    def _drag_window(self, dx: float, dy: float) -> None:
+        """Right-drag on a grey DICOM underlay: sideways widens the window, up/down moves the level."""
+        if not self.window_width.isEnabled():
+            return
+        step = max(self.window_width.value(), 1.0) / 200.0
+        self.window_width.setValue(max(1.0, self.window_width.value() + dx * step))
+        self.window_centre.setValue(self.window_centre.value() - dy * step)
 
     def _set_preview(self, attr: str, value: float) -> None:
         setattr(self.preview, attr, value)

@@ -176,6 +176,7 @@ class CanvasView(ImageView):
     label_picked = Signal(int)
     lesion_selected = Signal(bool)
     edited = Signal()  # a mouse edit happened (for latency measurements)
+    window_dragged = Signal(float, float)  # right-drag: (dx, dy) screen pixels, for DICOM window/level
 
     def __init__(self, doc: MaskDocument, sync: ViewSync, parent: QWidget | None = None) -> None:
         super().__init__(sync, parent)
@@ -191,6 +192,7 @@ class CanvasView(ImageView):
         self._drag_now: QPointF | None = None
         self._poly: list[tuple[float, float]] = []
         self._hover: QPointF | None = None
+        self._window_from: QPointF | None = None
         doc.changed.connect(self._on_region)
         doc.reset.connect(self._on_reset)
         doc.selection_changed.connect(self.update)
@@ -258,6 +260,9 @@ class CanvasView(ImageView):
         return (q.x() - 0.5, q.y() - 0.5)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.RightButton:
+            self._window_from = event.position()
+            return
         if self._pan_press(event) or event.button() != Qt.MouseButton.LeftButton:
             return
         x, y = self._pt(event)
@@ -293,6 +298,11 @@ class CanvasView(ImageView):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._pan_move(event):
             return
+        if self._window_from is not None and event.buttons() & Qt.MouseButton.RightButton:
+            d = event.position() - self._window_from
+            self._window_from = event.position()
+            self.window_dragged.emit(d.x(), d.y())
+            return
         old_hover = self._hover
         self._hover = self.to_image(event.position()) - QPointF(0.5, 0.5)
         x, y = self._hover.x(), self._hover.y()
@@ -318,6 +328,9 @@ class CanvasView(ImageView):
                 self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.RightButton:
+            self._window_from = None
+            return
         if self._pan_release(event) or event.button() != Qt.MouseButton.LeftButton:
             return
         if self.tool in ("brush", "eraser"):
