@@ -132,7 +132,9 @@ def write_card(out_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]]) 
         "",
         "**Every image in this folder is synthetic**: rendered by a generative model from a mask, not taken of a patient.",
         "",
-        f"- Status: {status}: {done} of {total} images" + ("" if status == "complete" else
+        f"- Status: {status}: {done} of {total} images"
+        + (f" ({plan['skipped_items']} not made: their masks were skipped, see below)" if plan.get("skipped_items") else "")
+        + ("" if status == "complete" else
             " (finish it with `synthgui export --out " + str(out_dir) + " --resume`)"),
         f"- Made with synthgui {plan['synthgui_version']} on {plan['created']}",
         f"- Model: {model['name']} version {model['version']}, weights SHA-256 `{model['sha256']}`",
