@@ -404,9 +404,11 @@ class PreviewView(ImageView):
             self.update(self.transform().mapRect(QRectF(rect).adjusted(-1, -1, 1, 1)).toAlignedRect())
 
     def set_image(self, rgb: np.ndarray, render_id: int) -> None:
+        """Show a new render now: painted at once rather than at the next event-loop pass, so the
+        frame is on screen before the next render starts competing for the CPU."""
         self.image = qimage_rgb(rgb)
         self.image_id = render_id
-        self.update()
+        self.repaint()
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
