@@ -107,14 +107,23 @@ class BuildWorker(QObject):
     def __init__(self, spec: FolderBuild) -> None:
         super().__init__()
         self.spec = spec
+        self.cancelled = False  # set from the UI thread; checked at every progress step
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        if self.cancelled:
+            raise SynthguiError("cancelled; the study folder is incomplete and can be deleted")
+        self.progress.emit(stage, done, total)
 
     def run(self) -> None:
         try:
-            self.done.emit(build_from_folders(self.spec, progress=self.progress.emit))
+            self.done.emit(build_from_folders(self.spec, progress=self._progress))
         except SynthguiError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # shown to the user, never a silent crash of the wizard
             self.failed.emit(f"unexpected error: {exc!r}")
+        finally:
+            # quit from here: a queued quit() would wait for the UI thread, which may be waiting for us
+            QThread.currentThread().quit()
 
 
 class BuildPage(QWizardPage):
@@ -175,8 +184,6 @@ class StudyWizard(QWizard):
         self._worker.progress.connect(self._on_progress)
         self._worker.done.connect(self._on_done)
         self._worker.failed.connect(self._on_failed)
-        for sig in (self._worker.done, self._worker.failed):
-            sig.connect(self._thread.quit)
         self._thread.start()
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
@@ -209,6 +216,6 @@ class StudyWizard(QWizard):
 
     def done(self, code: int) -> None:  # noqa: A003 (Qt's name)
         if self._thread is not None and self._thread.isRunning():
-            self._thread.quit()
+            self._worker.cancelled = True
             self._thread.wait()  # never leave a running QThread behind a closed dialog
         super().done(code)

@@ -6,6 +6,7 @@ The rating session never opens this file; only ``study analyze`` reads it.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,8 @@ class AnswerKey:
         data = {"study_id": self.study_id, "positive_class": self.positive_class,
                 "cases": [asdict(e) for e in self.entries], "leak_audit": self.leak_audit}
         write_text_atomic(path, json.dumps(data, indent=1))
+        if os.name == "posix":
+            os.chmod(path, 0o600)  # the coordinator's eyes only, on a shared workstation
 
 
 def load_key(path: str | Path) -> AnswerKey:
