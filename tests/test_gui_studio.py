@@ -483,3 +483,17 @@ def test_unsaved_changes_can_cancel_closing(window, qtbot):
     w._confirm_discard = lambda: False
     assert not w.close() and w.isVisible()
     w._confirm_discard = lambda: True
+
+
+def test_inference_error_is_reported_and_the_mask_kept(loaded, qtbot):
+    w = loaded
+
+    def broken(*args, **kw):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    w.bridge.engine.render = broken
+    stroke(w.canvas, [(70, 70), (90, 90)])
+    painted = w.doc.label_map.copy()
+    qtbot.waitUntil(lambda: w.last_error is not None, timeout=10000)
+    assert "out of memory" in w.last_error and "failed" in w.stale_label.text()
+    assert np.array_equal(w.doc.label_map, painted) and painted[80, 80] == 1
