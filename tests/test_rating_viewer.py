@@ -91,6 +91,7 @@ def test_full_session_by_keyboard(qtbot, tmp_path):
 
 def test_quit_and_resume_at_next_case_in_same_order(qtbot, tmp_path):
     study_dir, truth = make_study(tmp_path, practice=0)
+    (tmp_path / "study.key.json").rename(tmp_path / "elsewhere.json")  # rating never needs the key
     w = open_viewer(study_dir, "r2", fullscreen=False)
     qtbot.addWidget(w)
     order = list(w.log.order)
