@@ -96,8 +96,12 @@ class RenderBridge(QObject):
         return self._worker.idle() and self._in_flight == 0
 
     def busy(self) -> bool:
-        """True while the worker holds a job whose answer has not reached the GUI thread yet."""
-        return not self._worker.idle()
+        """True while a job is rendering or its answer has not reached the GUI thread yet.
+
+        Submitting in that gap would make the finished answer stale and waste a whole render; the
+        latest job's answer always arrives (``LatestWins`` drops only superseded ones), and
+        ``_done`` runs before the window's own slot, so the window can submit again from there."""
+        return not self.idle_for_gui()
 
     def stop(self, timeout: float = 10.0) -> bool:
         return self._worker.stop(timeout)
