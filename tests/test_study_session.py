@@ -162,3 +162,15 @@ def test_merge_reports_conflicting_copies_and_refuses_mixed_studies(tmp_path):
         answer(log, 0)
     with pytest.raises(SynthguiError, match="different studies"):
         collect([tmp_path / "a" / "sessions", tmp_path / "c" / "sessions"])
+
+
+def test_unwritable_or_damaged_session_is_a_clear_error(tmp_path):
+    study = make_study(tmp_path)
+    (tmp_path / "sessions").mkdir()
+    (tmp_path / "sessions" / "r1.sqlite").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(SynthguiError, match="not a usable session file"):
+        SessionLog(study, "r1")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SynthguiError, match="cannot write the session"):
+        SessionLog(study, "r2", blocker / "sub")

@@ -154,12 +154,22 @@ class SessionLog:
         self.study_id = study.study_id
         self.reader_id = check_reader_id(reader_id)
         folder = Path(folder) if folder is not None else Path(study.folder) / "sessions"
-        folder.mkdir(parents=True, exist_ok=True)
         self.db_path = folder / f"{self.reader_id}.sqlite"
         self.backup_path = folder / f"{self.reader_id}.jsonl"
-        self._backup_fd = os.open(self.backup_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._backup_fd = os.open(self.backup_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as exc:
+            raise SynthguiError(f"cannot write the session in {folder} ({exc.strerror or exc}); "
+                                "choose a writable folder for sessions") from None
         self._lock()
-        self.conn = connect(self.db_path)
+        try:
+            self.conn = connect(self.db_path)
+        except (sqlite3.Error, SynthguiError) as exc:
+            os.close(self._backup_fd)
+            if isinstance(exc, SynthguiError):
+                raise
+            raise SynthguiError(f"{self.db_path} is not a usable session file ({exc})") from None
         self.order = self._load_or_create_order(study)
         self._in_order = set(self.order)
         self.session_uid = self._meta("session_uid")
