@@ -250,3 +250,31 @@ def test_shared_data_split_is_clean_after_planting_a_format_leak(tmp_path, share
     by_stage = {a.stage: a for a in result.audits}
     assert {"format", "width"} <= {f.name for f in by_stage["input files"].features if f.leaks}
     assert not by_stage["study images"].leaks, by_stage["study images"].warnings()
+
+
+def test_cli_build_with_generation_records_provenance(tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from helpers import skin_card, write_model
+    from synthgui.core.networks import GeneratorSpec
+
+    weights = write_model(tmp_path / "m", GeneratorSpec(kind="unet", num_downs=6, ngf=4), skin_card(resolution=64))
+    write_set(tmp_path / "real", 4, "png", seed=1)
+    (tmp_path / "masks").mkdir()
+    m = np.zeros((64, 64), np.uint8)
+    m[10:30, 12:40] = 255
+    Image.fromarray(m).save(tmp_path / "masks" / "m.png")
+    rc = cli_main(["study", "build", "--real", str(tmp_path / "real"), "--generate", str(weights), "--count", "4",
+                   "--masks", str(tmp_path / "masks"), "--device", "cpu", "--out", str(tmp_path / "st"),
+                   "--size", "32", "--seed", "3"])
+    assert rc == 0, capsys.readouterr().err
+    key = load_key(tmp_path / "st.key.json")
+    generated = [e for e in key.entries if e.truth == "synthetic"]
+    assert len(generated) == 4
+    assert sorted(e.provenance["seed"] for e in generated) == [3, 4, 5, 6]
+    assert all(e.provenance["model"]["sha256"] and e.provenance["mask"] == "m.png" for e in generated)
+    assert (tmp_path / "st.generated").is_dir() and not (tmp_path / "st" / "st.generated").exists()
+    assert cli_main(["study", "build", "--real", str(tmp_path / "real"), "--generate", str(weights),
+                     "--out", str(tmp_path / "st2")]) == 2
+    assert "--count" in capsys.readouterr().err
