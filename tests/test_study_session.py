@@ -174,3 +174,15 @@ def test_unwritable_or_damaged_session_is_a_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(SynthguiError, match="cannot write the session"):
         SessionLog(study, "r2", blocker / "sub")
+
+
+def test_backup_log_on_another_folder_restores_the_database(tmp_path):
+    study = make_study(tmp_path / "study")
+    with SessionLog(study, "r1", backup_folder=tmp_path / "other-drive") as log:
+        for i in range(4):
+            answer(log, i)
+    assert len((tmp_path / "other-drive" / "r1.jsonl").read_text().splitlines()) == 4
+    for suffix in (".sqlite", ".sqlite-wal", ".sqlite-shm"):
+        (tmp_path / "study" / "sessions" / f"r1{suffix}").unlink(missing_ok=True)  # the session disk died
+    with SessionLog(study, "r1", backup_folder=tmp_path / "other-drive") as log:
+        assert log.next_position() == 4 and len(log.judgments()) == 4

@@ -12,6 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("study", help="study folder built by 'synthgui study build'")
     p.add_argument("--reader", default=None, help="pseudonymous reader ID (asked for when omitted)")
     p.add_argument("--sessions", default=None, help="folder for the session files (default: STUDY/sessions)")
+    p.add_argument("--backup-dir", default=None, help="folder for the append-only backup log, ideally on another "
+                   "drive (default: beside the session file)")
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
     p.set_defaults(func=run)
 
@@ -25,4 +27,4 @@ def run(args: argparse.Namespace) -> int:
         check_reader_id(args.reader)
     from ..gui.rating.app import run_rating_app
 
-    return run_rating_app(args.study, args.reader, args.sessions, fullscreen=not args.windowed)
+    return run_rating_app(args.study, args.reader, args.sessions, fullscreen=not args.windowed, backup=args.backup_dir)

@@ -150,14 +150,17 @@ def read_backup(path: Path) -> tuple[list[Judgment], int]:
 class SessionLog:
     """One reader's session on one study; open it again to resume at the first unanswered case."""
 
-    def __init__(self, study, reader_id: str, folder: str | Path | None = None) -> None:
+    def __init__(self, study, reader_id: str, folder: str | Path | None = None,
+                 backup_folder: str | Path | None = None) -> None:
+        """``backup_folder``: put the JSONL backup elsewhere, ideally on another drive (as ViewDEX advises)."""
         self.study_id = study.study_id
         self.reader_id = check_reader_id(reader_id)
         folder = Path(folder) if folder is not None else Path(study.folder) / "sessions"
         self.db_path = folder / f"{self.reader_id}.sqlite"
-        self.backup_path = folder / f"{self.reader_id}.jsonl"
+        self.backup_path = (Path(backup_folder) if backup_folder is not None else folder) / f"{self.reader_id}.jsonl"
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            self.backup_path.parent.mkdir(parents=True, exist_ok=True)
             self._backup_fd = os.open(self.backup_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as exc:
             raise SynthguiError(f"cannot write the session in {folder} ({exc.strerror or exc}); "

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_rating_app(study_dir: str | Path, reader: str | None, sessions: str | Path | None, fullscreen: bool = True) -> int:
+def run_rating_app(study_dir: str | Path, reader: str | None, sessions: str | Path | None, fullscreen: bool = True,
+                   backup: str | Path | None = None) -> int:
     from PySide6.QtCore import Qt
 
     from synthgui.core.study.session_log import check_reader_id
@@ -19,7 +20,7 @@ def run_rating_app(study_dir: str | Path, reader: str | None, sessions: str | Pa
         reader = ask_reader_id(None)
         if reader is None:
             return 1
-    window = open_viewer(study_dir, reader, sessions, fullscreen=fullscreen)  # SynthguiError reaches the CLI
+    window = open_viewer(study_dir, reader, sessions, fullscreen=fullscreen, backup=backup)  # SynthguiError reaches the CLI
     window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     app.exec()
     return 0

@@ -26,12 +26,12 @@ def ask_reader_id(parent: QWidget | None) -> str | None:
 
 
 def open_viewer(study_dir: str | Path, reader_id: str, sessions: str | Path | None = None,
-                fullscreen: bool = True, parent: QWidget | None = None):
+                fullscreen: bool = True, parent: QWidget | None = None, backup: str | Path | None = None):
     """Open (or resume) ``reader_id``'s session on a study and show the viewer; raises SynthguiError."""
     from .viewer import RatingWindow
 
     study = load_study(study_dir)
-    log = SessionLog(study, reader_id, sessions)
+    log = SessionLog(study, reader_id, sessions, backup)
     try:
         window = RatingWindow(study, log, fullscreen=fullscreen, parent=None)
     except BaseException:
