@@ -122,6 +122,8 @@ class ExportJob:
         self.sweep = Sweep.from_json(plan["sweep"])
         self.items = Plan(len(self.sources), self.sweep)
         self.skipped: list[str] = []
+        self._mask_cache: dict[str, bytes] = {}
+        self._mask_lock = threading.Lock()
 
     # --- creating and reopening ---------------------------------------------------------------------
 
@@ -164,7 +166,7 @@ class ExportJob:
 
     def recover(self) -> dict[str, dict[str, Any]]:
         """Finished rows whose files are all in place; drops a torn journal line, rows whose files are
-        gone, and temporary files of interrupted writes."""
+        gone, files that no row names, and temporary files of interrupted writes."""
         for pattern in (".*.tmp", "*/.*.tmp", "*/*/.*.tmp"):
             for tmp in glob.glob(str(self.out_dir / pattern)):
                 try:
@@ -177,6 +179,12 @@ class ExportJob:
             files = [row.get("image"), row.get("mask")] + ([row["aligned"]] if row.get("aligned") else [])
             if all(f and (self.out_dir / f).is_file() and (self.out_dir / f).stat().st_size > 0 for f in files):
                 good[row["id"]] = row
+        keep = {f for row in good.values() for f in (row.get("image"), row.get("mask"), row.get("aligned")) if f}
+        for folder in ("images", "masks", "aligned/train"):
+            for path in (self.out_dir / folder).glob("*") if (self.out_dir / folder).is_dir() else []:
+                if path.is_file() and path.relative_to(self.out_dir).as_posix() not in keep:
+                    with contextlib.suppress(OSError):
+                        path.unlink()  # an item finished on disk but not in the journal: it is made again
         journal = self.out_dir / manifest.JOURNAL
         raw = journal.read_bytes() if journal.exists() else b""
         clean = raw.endswith(b"\n") or not raw
@@ -342,16 +350,22 @@ class ExportJob:
 
     def _write_item(self, engine, v: Variant, lm: np.ndarray, image: np.ndarray, offset: tuple[float, float]) -> dict[str, Any]:
         """Encode and write the item's files (atomically), then return its journal row."""
-        from ..masks import save_mask
-
         card = engine.card
         data = self._encode_image(image, v, card)
-        write_bytes_atomic(self.out_dir / self.image_name(v), data)
-        save_mask(self.out_dir / self.mask_name(v), lm, card)
-        aligned = ""
-        if self.options.aligned:
-            aligned = self.aligned_name(v)
-            write_bytes_atomic(self.out_dir / aligned, _png(np.concatenate([self._mask_picture(lm, v, card), image], axis=1), self.options.png_compression))
+        aligned = self.aligned_name(v) if self.options.aligned else ""
+        written: list[Path] = []
+        try:
+            for name, payload in ((self.image_name(v), lambda: data), (self.mask_name(v), lambda: self._mask_png(lm, card)),
+                                  (aligned, lambda: _png(np.concatenate([self._mask_picture(lm, v, card), image], axis=1),
+                                                         self.options.png_compression))):
+                if name:
+                    write_bytes_atomic(self.out_dir / name, payload())
+                    written.append(self.out_dir / name)
+        except BaseException:
+            for path in written:  # no half-finished item stays behind (a disk that filled up mid-item)
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
         model = self.plan["model"]
         source = self.sources[v.source]
         row = {
@@ -374,6 +388,32 @@ class ExportJob:
             "image_sha256": hashlib.sha256(data).hexdigest(),
         }
         return row
+
+    def _mask_png(self, lm: np.ndarray, card) -> bytes:
+        """The mask as a paletted PNG (values = class ids, palette = class colours). Seeds and skin
+        tones share one mask, so the last few encodings are kept instead of redone."""
+        import io
+
+        from PIL import Image
+
+        key = hashlib.sha1(np.ascontiguousarray(lm).tobytes()).hexdigest() + str(lm.shape)
+        with self._mask_lock:
+            cached = self._mask_cache.get(key)
+        if cached is not None:
+            return cached
+        img = Image.fromarray(lm.astype(np.uint8), mode="P")
+        palette = np.zeros((256, 3), np.uint8)
+        for c in card.classes:
+            palette[c.id] = c.color
+        img.putpalette(palette.flatten().tolist())
+        buffer = io.BytesIO()
+        img.save(buffer, format="PNG")
+        data = buffer.getvalue()
+        with self._mask_lock:
+            if len(self._mask_cache) >= 8:
+                self._mask_cache.pop(next(iter(self._mask_cache)))
+            self._mask_cache[key] = data
+        return data
 
     def _mask_picture(self, lm: np.ndarray, v: Variant, card) -> np.ndarray:
         """The A side of an aligned pair: the semantic map as the model sees it (skin tone included)."""
