@@ -95,6 +95,7 @@ class StudioModels:
         self.canvas.label = default_label(display)
         self.palette_panel.select(self.canvas.label)
         self.render_panel.set_card(card)
+        self.lesion_panel.setTitle("Selected lesion" if card is None or card.domain == "skin" else "Selected region")
         skin = card is not None and card.uses_skin_tone
         self.tone_panel.setVisible(skin or card is None)
         if skin:
