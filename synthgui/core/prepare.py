@@ -50,7 +50,7 @@ def fundus_card_template(name: str = "fundus") -> ModelCard:
         encoding=Encoding(kind="channels", channels=[[2], [1, 2]]),
         classes=[
             LabelClass(0, "outside", (0, 0, 0)),
-            LabelClass(1, "retina", (128, 128, 128)),
+            LabelClass(1, "retina", (200, 90, 50)),  # not grey, so a paletted mask file reads back exactly
             LabelClass(2, "vessel", (255, 255, 255)),
         ],
         resolution=256,
@@ -64,7 +64,7 @@ def mri_card_template(name: str = "brain-mri") -> ModelCard:
         encoding=Encoding(kind="palette"),
         classes=[
             LabelClass(0, "background", (0, 0, 0)),
-            LabelClass(1, "brain", (128, 128, 128)),
+            LabelClass(1, "head", (128, 128, 128)),
             LabelClass(2, "abnormality", (255, 255, 255)),
         ],
         resolution=256,
@@ -218,7 +218,7 @@ def fundus_label_map(vessels: np.ndarray, fov: np.ndarray) -> np.ndarray:
 
 
 def brain_mask(flair: np.ndarray, threshold: int = 12) -> np.ndarray:
-    """Brain (head) region of a skull-stripped-ish slice: the largest bright component, holes filled."""
+    """Head region of a slice (brain and skull; LGG slices are not skull-stripped): the largest bright component, holes filled."""
     import cv2
 
     fg = (cv2.GaussianBlur(flair, (5, 5), 0) > threshold).astype(np.uint8)
