@@ -41,3 +41,27 @@ def test_transform_only_the_selected_region():
     out = transform_region(lm, comp == small.index, offset=(0, 20))
     assert out[40:50, 40:50].all()  # the other lesion is untouched
     assert out[25:30, 5:10].all() and not out[5:10, 5:10].any()
+
+
+def test_atomic_writes_publish_whole_files_with_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    import pytest
+
+    from synthgui.core.atomic import write_text_atomic
+
+    target = tmp_path / "a.txt"
+    write_text_atomic(target, "hello")
+    assert target.read_text() == "hello"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    with pytest.raises(RuntimeError):
+        from synthgui.core.atomic import atomic_path
+
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash while writing")
+    assert target.read_text() == "hello"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]

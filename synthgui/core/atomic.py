@@ -33,6 +33,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        _apply_umask_mode(tmp)
         os.replace(tmp, target)
         _fsync_dir(folder)
     except BaseException as exc:
@@ -56,6 +57,21 @@ def write_with_atomic(target: str | os.PathLike, writer: Callable[[Path], None])
     """Run ``writer(tmp_path)`` (e.g. a library's save function) and publish the result atomically."""
     with atomic_path(target) as tmp:
         writer(tmp)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def _apply_umask_mode(path: Path) -> None:
+    """mkstemp makes owner-only files; published files get the mode a plain open() would give."""
+    if os.name != "nt":
+        os.chmod(path, 0o666 & ~_UMASK)
 
 
 def _fsync_dir(folder: Path) -> None:
