@@ -9,7 +9,7 @@ Three runs over the same masks, model, mode and CPU threads:
       atomic writes (image + mask + journal row) in a thread pool.
 Prints a Markdown table. Usage:
 
-    python bench/bench_export.py [--model NAME|PATH] [--count 1000] [--batch 8] [--device cpu] [--mode MODE]
+    python bench/bench_export.py [--model NAME|PATH] [--count 1000] [--rounds 4] [--batch 8] [--device cpu] [--mode MODE]
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--mode", default=None, choices=["reference", "deterministic", "eval"], help="default: the card's")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--rounds", type=int, default=4, help="the runs alternate in this many rounds of count/rounds images")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -121,17 +122,24 @@ def main() -> None:
         print(f"model {model.name} ({model.spec.name} ngf {model.spec.ngf}), device {engine.device}{' fp16' if engine.half else ''}, "
               f"mode {mode}, batch {args.batch}, {args.count} images, torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
         bare_forward(engine, inputs, min(args.batch, args.count), args.batch, mode)  # warm-up
+        per_round = max(1, args.count // args.rounds)
         runs = [
-            ("(a) bare forward (engine.forward only)", lambda: bare_forward(engine, inputs, args.count, args.batch, mode)),
-            ("(b) naive loop (test.py style: batch 1, sync, PIL save)", lambda: naive_loop(engine, masks, args.count, tmp / "naive", mode)),
+            ("(a) bare forward (engine.forward only)", lambda r: bare_forward(engine, inputs, per_round, args.batch, mode)),
+            ("(b) naive loop (test.py style: batch 1, sync, PIL save)",
+             lambda r: naive_loop(engine, masks, per_round, tmp / f"naive{r}", mode)),
             ("(c) synthgui export (PNG + mask + manifest)",
-             lambda: export_pipeline(engine, mask_dir, args.count, tmp / "export", args.batch, mode, args.workers)),
+             lambda r: export_pipeline(engine, mask_dir, per_round, tmp / f"export{r}", args.batch, mode, args.workers)),
         ]
-        rows = []
-        for label, fn in runs:
-            cpu = time.process_time()
-            rate = fn()
-            rows.append((label, rate, (time.process_time() - cpu) / args.count))
+        # The three runs take turns, round by round, so a change in machine load hits them alike.
+        wall = [0.0] * len(runs)
+        cpu = [0.0] * len(runs)
+        for r in range(args.rounds):
+            for k, (_, fn) in enumerate(runs):
+                c0 = time.process_time()
+                wall[k] += per_round / fn(r)
+                cpu[k] += time.process_time() - c0
+        n = per_round * args.rounds
+        rows = [(label, n / wall[k], cpu[k] / n) for k, (label, _) in enumerate(runs)]
         bare, naive = rows[0][1], rows[1][1]
         print(f"load average at the end: {os.getloadavg()[0]:.1f} (wall-clock rates are only comparable on an idle machine; "
               "CPU ms/image is the process's own CPU time)")
