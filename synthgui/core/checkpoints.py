@@ -18,10 +18,10 @@ import torch
 
 from .atomic import write_with_atomic
 from .errors import CheckpointError
+from .model_files import WEIGHT_SUFFIXES  # noqa: F401  (re-exported)
 from .networks import GeneratorSpec
 
 StateDict = "OrderedDict[str, torch.Tensor]"
-WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors")
 _NESTED_KEYS = ("state_dict", "model", "netG", "generator", "G", "model_state_dict")
 
 
