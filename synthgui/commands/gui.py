@@ -52,12 +52,15 @@ def launch_args(args: argparse.Namespace) -> int:
             )
             return 1
     from synthgui.gui.app import make_app
+    from synthgui.gui.help import welcome_wanted
     from synthgui.gui.settings import app_settings
     from synthgui.gui.studio import StudioWindow
 
     app = make_app()
     window = StudioWindow()
     window.show()
+    if welcome_wanted():
+        window.show_welcome()  # non-modal: the default model loads behind it
     if args.project:
         window.open_project(args.project, load_model=args.model is None)
     if window.model_loading:

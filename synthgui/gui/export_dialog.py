@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
 )
 from PySide6.QtCore import Qt
 
+from ..core.locations import app_locations, suggested_folder
+
 FITZPATRICK = ("I", "II", "III", "IV", "V", "VI")
 
 
@@ -170,7 +172,7 @@ class ExportDialog(QDialog):
         out.addRow("Format", fmt_row)
         self.aligned = QCheckBox("Also write mask|image pairs (pix2pix aligned layout)")
         out.addRow("", self.aligned)
-        self.out_dir = QLineEdit()
+        self.out_dir = QLineEdit(str(suggested_folder(app_locations().exports, self.card.name)))
         browse_out = QPushButton("Browse...")
         browse_out.clicked.connect(lambda: self._browse(self.out_dir))
         out_row = QHBoxLayout()

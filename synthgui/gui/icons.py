@@ -35,6 +35,9 @@ _GLYPHS = {
     "propose": "mdi6.auto-fix",
     "colour": "mdi6.palette",
     "info": "mdi6.information-outline",
+    "help": "mdi6.help-circle-outline",
+    "keyboard": "mdi6.keyboard-outline",
+    "folder": "mdi6.folder-account-outline",
 }
 
 

@@ -151,6 +151,13 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
                              "Draw a random plausible lesion or vessel tree for this model's domain")
         self.act_new_study = a(self, "&New Turing-test study...", self._open_study_wizard, None, "study")
         self.act_rate = a(self, "&Rate a study...", self._open_rating, None, "rate")
+        self.act_welcome = a(self, "&Getting started", self.show_welcome, QKeySequence.StandardKey.HelpContents, "help",
+                             "Where models, projects and exports live; how to open your own model")
+        self.act_shortcuts = a(self, "&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/", "keyboard")
+        self.act_models_folder = a(self, "Open my &models folder", self._open_models_folder, None, "folder",
+                                   "Copy a checkpoint and its model card here to list it in the picker")
+        self.act_about = a(self, "&About synthgui", self.show_about, None, "info",
+                           "Version, and the licences of every installed model")
         self.tool_actions: dict[str, QAction] = {}
         group = QActionGroup(self)
         for tool in TOOLS:
@@ -195,6 +202,10 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         studio.addActions([self.act_smaller, self.act_larger, self.act_propose])
         study = mb.addMenu("Stud&y")
         study.addActions([self.act_new_study, self.act_rate])
+        help_menu = mb.addMenu("&Help")
+        help_menu.addActions([self.act_welcome, self.act_shortcuts, self.act_models_folder])
+        help_menu.addSeparator()
+        help_menu.addAction(self.act_about)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
         self._fill_model_menu()
@@ -465,6 +476,36 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
 
     def new_variation(self) -> None:
         self.render_panel.seed.setValue(random.randrange(0, 2**31 - 1))
+
+    # --- help ---------------------------------------------------------------------------------------
+
+    def show_welcome(self):
+        from .help import WelcomeDialog
+
+        return self._show_dialog(WelcomeDialog(self, self.act_open_model))
+
+    def show_shortcuts(self):
+        from .help import ShortcutsDialog
+
+        return self._show_dialog(ShortcutsDialog(self.menuBar(), self))
+
+    def show_about(self):
+        from .help import AboutDialog
+
+        return self._show_dialog(AboutDialog(self))
+
+    def _open_models_folder(self) -> None:
+        from .help import WelcomeDialog
+
+        if not WelcomeDialog.open_models_folder():
+            self.statusBar().showMessage("Could not open the models folder in a file manager", 5000)
+
+    @staticmethod
+    def _show_dialog(dialog):
+        """Non-modal: the studio keeps rendering while help is open."""
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     # --- messages and closing -----------------------------------------------------------------------
 

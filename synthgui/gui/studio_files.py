@@ -201,7 +201,7 @@ class StudioFiles:
     def _open_project_dialog(self) -> None:
         if not self._confirm_discard():
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self._default_dir("projects"), PROJECT_FILTER)
         if path:
             self.open_project(path)
 
@@ -209,7 +209,8 @@ class StudioFiles:
         return self.save_project(self.project_path) if self.project_path else self._save_as()
 
     def _save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(self.project_path or "untitled.synthgui"), PROJECT_FILTER)
+        suggested = self.project_path or Path(self._default_dir("projects")) / "untitled.synthgui"
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", str(suggested), PROJECT_FILTER)
         if not path:
             return False
         if not path.endswith(".synthgui"):
@@ -228,10 +229,18 @@ class StudioFiles:
 
     def _export_dialog(self, kind: str) -> None:
         title = {"image": "Export image", "mask": "Export mask", "both": "Export image and mask"}[kind]
-        path, _ = QFileDialog.getSaveFileName(self, title, "render.png" if kind != "mask" else "mask.png",
+        name = "render.png" if kind != "mask" else "mask.png"
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(self._default_dir("exports")) / name),
                                               "PNG (*.png);;TIFF (*.tif *.tiff);;JPEG (*.jpg)")
         if path:
             self.export(kind, path)
+
+    @staticmethod
+    def _default_dir(kind: str) -> str:
+        """Where a file dialog opens: the folder the welcome page names for projects or exports."""
+        from synthgui.core.locations import app_locations, ensure_dir
+
+        return str(ensure_dir(getattr(app_locations(), kind)))
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

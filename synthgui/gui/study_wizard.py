@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QWizardPage)
 
 from synthgui.core.errors import SynthguiError
+from synthgui.core.locations import app_locations, suggested_folder
 from synthgui.core.study.build import BuildResult, FolderBuild, build_from_folders
 from synthgui.core.study.design import StudyOptions
 
@@ -58,7 +59,7 @@ class DesignPage(QWizardPage):
         self.setSubTitle("Readers get the study folder; the answer key is written beside it, never inside.")
         d = StudyOptions()
         form = QFormLayout(self)
-        self.out = QLineEdit(placeholderText="a new, empty folder")
+        self.out = QLineEdit(str(suggested_folder(app_locations().studies, "study")), placeholderText="a new, empty folder")
         form.addRow("Study folder:", self.out)
         self.title_edit = QLineEdit()
         form.addRow("Title:", self.title_edit)
