@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from synthgui.core.licences import model_terms  # noqa: E402
@@ -122,6 +122,20 @@ def test_help_menu_and_shortcuts_from_the_actions(window):
     assert dialog.table.rowCount() == len(rows) + len(GESTURES)
     listed = {dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())}
     assert {"Brush", "Eraser", "Fill", "Ellipse", "Move", "Eyedropper", "Smaller brush", "Larger brush"} <= listed
+
+
+def test_shortcuts_leave_out_multimedia_keys(qtbot):
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QMenuBar
+
+    from synthgui.gui.help import shortcut_rows
+
+    bar = QMenuBar()
+    qtbot.addWidget(bar)
+    quit_action = QAction("&Quit", bar)
+    quit_action.setShortcuts([QKeySequence("Ctrl+Q"), QKeySequence(Qt.Key.Key_Exit)])  # as X11 gives for Quit
+    bar.addMenu("&File").addAction(quit_action)
+    assert shortcut_rows(bar) == [("File", "Quit", "Ctrl+Q")]
 
 
 def test_help_dialogs_open_without_blocking(window, qtbot):

@@ -11,7 +11,7 @@ import platform
 import sys
 from importlib import metadata
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QHeaderView, QMenu, QMenuBar, QPushButton,
@@ -47,6 +47,11 @@ def welcome_wanted() -> bool:
     return not _flag(SEEN_KEY) or _flag(EVERY_START_KEY)
 
 
+def _typable(keys: QKeySequence) -> bool:
+    """False for the multimedia keys (XF86 New, Save, Exit...) that Qt adds to standard shortcuts on X11."""
+    return keys.count() > 0 and keys[0].key().value < Qt.Key.Key_Back.value
+
+
 def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str, str]]:
     """(menu, action, keys) for every action with a shortcut, in menu order."""
     rows: list[tuple[str, str, str]] = []
@@ -56,7 +61,7 @@ def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str, str]]:
             if action.menu() is not None:
                 walk(action.menu(), title)
                 continue
-            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts() if _typable(k))
             if keys and not action.isSeparator():
                 rows.append((title, action.text().replace("&", "").rstrip("."), keys))
 
@@ -77,6 +82,7 @@ class ShortcutsDialog(QDialog):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -128,8 +134,8 @@ def about_html() -> str:
         if t.intended_use:
             parts.append(f"<br>Intended use: {esc(t.intended_use)}")
         for d in t.data:
-            cite = f"; cite {esc(d.citation)}" if d.citation else ""
-            parts.append(f"<br>Training data: {esc(d.name)}, {esc(d.licence)}{cite}")
+            cite = f" Cite: {esc(d.citation)}" if d.citation else ""
+            parts.append(f"<br>Training data: {esc(d.name)} ({esc(d.licence)}).{cite}")
         parts.append("</p>")
     parts.append("<h3>Software</h3><p>synthgui is MIT-licensed. It runs on PySide6 / Qt (LGPLv3), PyTorch (BSD), "
                  "NumPy, SciPy, statsmodels, scikit-image (BSD), OpenCV (Apache 2.0), pydicom (MIT), Pillow (MIT-CMU) "
@@ -193,10 +199,12 @@ class WelcomeDialog(QDialog):
         layout.addWidget(self.show_at_start)
         buttons = QDialogButtonBox()
         folder = QPushButton("Open my models folder")
+        folder.setAutoDefault(False)  # Enter means "Start drawing"
         folder.clicked.connect(self.open_models_folder)
         buttons.addButton(folder, QDialogButtonBox.ButtonRole.ActionRole)
         if open_model is not None:
             own = QPushButton("Open a model...")
+            own.setAutoDefault(False)
             own.clicked.connect(lambda: (self.accept(), open_model.trigger()))
             buttons.addButton(own, QDialogButtonBox.ButtonRole.ActionRole)
         start = buttons.addButton("Start drawing", QDialogButtonBox.ButtonRole.AcceptRole)
