@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -175,3 +177,37 @@ def test_prepare_real_isic_pair(shared_data):
     lesion_l = np.median(rgb_to_lab(pair.image)[..., 0][pair.label_map > 0])
     assert pair.label_map.sum() > 0
     assert 30 < skin[0] < 95 and skin[0] > lesion_l + 10  # the skin, not the vignette or the lesion
+
+
+def test_prepare_then_train_carries_the_card_to_the_checkpoint(tmp_path, capsys):
+    """A card template from prepare reaches the trained checkpoint: the model loads with its skin classes."""
+    from synthgui.core.models import load_model
+
+    raw = tmp_path / "raw"
+    write_skin_dataset(raw, n=4)
+    out = tmp_path / "pairs"
+    assert main(["prepare", "skin", "--data", str(raw), "--out", str(out), "--size", "128", "--val-fraction", "0"]) == 0
+    template = json.loads((out / "card-template.json").read_text())
+    assert template["domain"] == "skin" and template["training_data"][0]["pairs_prepared"] == 4
+    assert "unknown" in template["training_data"][0]["licence"]  # never invents a licence
+    run = tmp_path / "run"
+    assert main(["train", "--masks", str(out / "train/masks"), "--images", str(out / "train/images"), "--out", str(run),
+                 "--ngf", "4", "--ndf", "4", "--netG", "unet_128", "--resolution", "128", "--epochs", "1",
+                 "--epochs-decay", "0", "--retone", "0.5", "--device", "cpu", "--threads", "1", "--name", "mine"]) == 0
+    assert "card-template.json" in capsys.readouterr().err
+    model = load_model(str(run / "latest_net_G.pth"))
+    assert model.card.name == "mine" and model.card.uses_skin_tone and not model.warnings
+
+
+def test_retone_without_a_skin_card_is_a_clear_error(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    write_skin_dataset(raw, n=2)
+    for sub in ("masks", "images"):
+        (tmp_path / "flat" / sub).mkdir(parents=True)
+    for i, p in enumerate(sorted((raw / "images").glob("*.jpg"))):
+        Image.open(p).resize((64, 64)).save(tmp_path / "flat" / "images" / f"p{i}.png")
+        Image.open(p).resize((64, 64)).save(tmp_path / "flat" / "masks" / f"p{i}.png")
+    code = main(["train", "--masks", str(tmp_path / "flat/masks"), "--images", str(tmp_path / "flat/images"),
+                 "--out", str(tmp_path / "run"), "--retone", "0.5", "--device", "cpu"])
+    assert code == 2
+    assert "--retone needs a skin model card" in capsys.readouterr().err

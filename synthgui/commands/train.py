@@ -124,7 +124,16 @@ def run(args: argparse.Namespace) -> int:
         raise SynthguiError("give --masks and --images, or --aligned")
     if args.resolution < 32 or args.resolution % 32:
         raise SynthguiError("--resolution must be a multiple of 32")
-    card = ModelCard.load(args.card_template) if args.card_template else None
+    template = args.card_template
+    if template is None and args.masks is not None:
+        from ..core.prepare import card_template_for
+
+        template = card_template_for(args.masks)
+        if template is not None:
+            print(f"model card from {template} (written by synthgui prepare)", file=sys.stderr)
+    card = ModelCard.load(template) if template else None
+    if args.retone and (card is None or not card.uses_skin_tone):
+        raise SynthguiError("--retone needs a skin model card (--card-template, or pairs made by 'synthgui prepare skin')")
     if card is not None:
         card.resolution = args.resolution
         card.name = args.name if args.name != "model" else card.name

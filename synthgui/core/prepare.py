@@ -399,6 +399,27 @@ def write_pair(out: Path, split: str, pair: PreparedPair) -> None:
         write_with_atomic(folder / f"{pair.name}.png", lambda tmp, a=arr: Image.fromarray(a).save(tmp, format="PNG"))
 
 
+CARD_TEMPLATE = "card-template.json"
+
+
+def write_card_template(out: Path, domain: str, data_dirs: list[Path], pairs: int) -> Path:
+    """The card the pairs were drawn for (classes, colours, encoding), for ``train`` to start from.
+
+    The data's licence and citation cannot be read from a folder: the template says so, and whoever
+    ships the model fills them in."""
+    template = {"skin": skin_card_template, "fundus": fundus_card_template, "mri": mri_card_template}[domain]()
+    template.training_data = [{"name": Path(d).name, "source": str(Path(d).resolve()), "pairs_prepared": pairs,
+                               "licence": "unknown: give the dataset's licence and citation"} for d in data_dirs]
+    template.save(out / CARD_TEMPLATE)
+    return out / CARD_TEMPLATE
+
+
+def card_template_for(masks_dir: Path) -> Path | None:
+    """``prepare`` writes ``<out>/card-template.json`` beside ``<out>/train/masks``."""
+    candidate = Path(masks_dir).parent.parent / CARD_TEMPLATE
+    return candidate if candidate.is_file() else None
+
+
 @dataclass
 class PrepareSummary:
     domain: str
@@ -461,6 +482,7 @@ def prepare_dataset(
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(out / "pairs.csv", buf.getvalue())
+    write_card_template(out, domain, data_dirs, len(rows))
     train = [r for r in rows if r["split"] == "train"]
     val = [r for r in rows if r["split"] == "val"]
     return PrepareSummary(domain, len(train), len(val), len({r["case"] for r in train}), len({r["case"] for r in val}), skipped)
