@@ -68,6 +68,7 @@ def test_checkpoint_is_a_reference_state_dict_that_load_model_reads(tmp_path):
     pairs = tiny_pairs()
     card = skin_card_template("tiny-skin")
     card.resolution = SIZE
+    card.metrics = {"heldout_pairs": {"l1": 0.01}}  # as a shipped card used as a template carries
     skin = np.array(FITZPATRICK_LAB["III"], np.float32)
     pairs.masks[:] = np.stack([skin_semantic_map((m[..., 0] > 0).astype(np.uint8), skin, card) for m in pairs.masks])
     trainer = Trainer(config(tmp_path, max_iterations=3, retone_fraction=0.5), pairs, card, pairs)
@@ -81,6 +82,7 @@ def test_checkpoint_is_a_reference_state_dict_that_load_model_reads(tmp_path):
     assert model.card.name == "tiny-skin" and model.card.uses_skin_tone and not model.card.generic
     assert model.spec.ngf == 4 and model.spec.num_downs == 6
     assert model.card.metrics["training"]["iterations"] == 3
+    assert "heldout_pairs" not in model.card.metrics  # another model's figures never carry over
 
 
 def test_resume_continues_exactly(tmp_path):

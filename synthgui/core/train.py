@@ -297,7 +297,8 @@ class Trainer:
                              "upsample": spec.upsample, "input_nc": spec.input_nc, "output_nc": spec.output_nc}
         card.weights = "latest_net_G.pth"
         card.training_command = self.config.command or card.training_command
-        card.metrics = {**card.metrics, "training": {"iterations": self.state.iteration, "epochs": self.state.epoch,
+        # Held-out metrics describe one weights file: a template's (e.g. a shipped card) never carry over.
+        card.metrics = {"training": {"iterations": self.state.iteration, "epochs": self.state.epoch,
                                                      "seconds": round(self.state.seconds, 1), "device": str(self.device)}}
         return card
 
