@@ -59,8 +59,7 @@ def request_for(pair: dict, card: ModelCard) -> EncodeRequest:
         return EncodeRequest()
     from synthgui.core.prepare import skin_lab_of_semantic_map
 
-    lesion = tuple(card.foreground_classes[0].color)
-    _, lab = skin_lab_of_semantic_map(pair["mask"], lesion)
+    _, lab = skin_lab_of_semantic_map(pair["mask"], card)
     return EncodeRequest(skin_tone=tuple(int(c) for c in lab_to_rgb(lab)))
 
 

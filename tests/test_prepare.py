@@ -18,6 +18,7 @@ from synthgui.core.prepare import (
     prepare_dataset,
     prepare_fundus_pair,
     retone,
+    skin_card_template,
     skin_lab_of_semantic_map,
     skin_semantic_map,
     split_by_case,
@@ -211,3 +212,67 @@ def test_retone_without_a_skin_card_is_a_clear_error(tmp_path, capsys):
                  "--out", str(tmp_path / "run"), "--retone", "0.5", "--device", "cpu"])
     assert code == 2
     assert "--retone needs a skin model card" in capsys.readouterr().err
+
+
+def test_multi_class_semantic_map_round_trip():
+    card = skin_card_template(diagnoses=["bcc", "mel", "nv"])
+    labels = np.zeros((32, 32), np.uint8)
+    labels[2:8, 2:8] = 1
+    labels[20:30, 20:30] = 3
+    skin = np.array(FITZPATRICK_LAB["II"], np.float32)
+    sem = skin_semantic_map(labels, skin, card)
+    assert tuple(sem[25, 25]) == card.class_by_name("nv").color
+    back, back_skin = skin_lab_of_semantic_map(sem, card)
+    assert np.array_equal(back, labels)
+    assert float(delta_e76(back_skin, skin)) < 1.0  # other lesion colours never count as skin
+
+
+def test_read_diagnoses_in_both_public_layouts(tmp_path):
+    from synthgui.core.diagnoses import read_diagnoses
+    from synthgui.core.errors import SynthguiError
+
+    ham = tmp_path / "HAM10000_metadata.csv"
+    ham.write_text("lesion_id,image_id,dx,dx_type,age,sex,localization\n"
+                   "HAM_1,ISIC_0000001,mel,histo,60,male,back\nHAM_1,ISIC_0000002,mel,histo,60,male,back\n"
+                   "HAM_2,ISIC_0000003,nv,follow_up,40,female,face\n")
+    dx = read_diagnoses(ham)
+    assert dx["ISIC_0000002"].dx == "mel" and dx["ISIC_0000002"].case == "HAM_1"
+    task3 = tmp_path / "ISIC2018_Task3_Training_GroundTruth.csv"
+    task3.write_text("image,MEL,NV,BCC\nISIC_0000001,1.0,0.0,0.0\nISIC_0000003,0.0,1.0,0.0\nISIC_0000004,0.0,0.0,0.0\n")
+    dx = read_diagnoses(task3)
+    assert dx["ISIC_0000003"].dx == "NV" and "ISIC_0000004" not in dx
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,label\na,b\n")
+    with pytest.raises(SynthguiError, match="no image column"):
+        read_diagnoses(bad)
+
+
+def test_prepare_skin_with_diagnoses_colours_lesions_and_splits_by_lesion(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    write_skin_dataset(raw, n=6)
+    table = tmp_path / "meta.csv"
+    rows = ["lesion_id,image_id,dx"] + [f"L{i // 2},ISIC_{i:07d},{'mel' if i < 2 else 'nv'}" for i in range(5)]
+    table.write_text("\n".join(rows) + "\n")  # ISIC_0000005 has no diagnosis
+    out = tmp_path / "out"
+    assert main(["prepare", "skin", "--data", str(raw), "--out", str(out), "--size", "64", "--val-fraction", "0.5",
+                 "--labels", str(table)]) == 0
+    assert "ISIC_0000005: no diagnosis" in capsys.readouterr().err
+    card = json.loads((out / "card-template.json").read_text())
+    assert [c["name"] for c in card["classes"]] == ["skin", "mel", "nv"]
+    import csv
+
+    pairs = list(csv.DictReader((out / "pairs.csv").open()))
+    assert len(pairs) == 5
+    for r in pairs:
+        split = r["split"]
+        label = np.asarray(Image.open(out / split / "labels" / f"{r['name']}.png"))
+        assert set(np.unique(label)) == {0, 1 if r["diagnosis"] == "mel" else 2}
+    by_case = {}
+    for r in pairs:
+        by_case.setdefault(r["case"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in by_case.values())  # both images of one lesion on one side
+
+
+def test_labels_are_for_skin_only(tmp_path, capsys):
+    (tmp_path / "t.csv").write_text("image_id,dx\na,mel\n")
+    assert main(["prepare", "mri", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--labels", str(tmp_path / "t.csv")]) == 2

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256, help="side of the square pairs (default 256)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of cases held out (default 0.1)")
     p.add_argument("--limit", type=int, help="only the first N pairs (for a quick look)")
+    p.add_argument("--labels", type=Path, help="skin: diagnosis table (HAM10000 metadata with image_id/dx/lesion_id, "
+                   "or ISIC 2018 task 3 ground truth); one lesion class per diagnosis, split by lesion_id")
     p.set_defaults(func=run)
 
 
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        summary = prepare_dataset(args.domain, list(args.data), args.out, args.size, args.val_fraction, args.limit, progress)
+        summary = prepare_dataset(args.domain, list(args.data), args.out, args.size, args.val_fraction, args.limit, progress,
+                                  args.labels)
     finally:
         bar.close()
     for line in summary.skipped:

@@ -152,8 +152,7 @@ class SampleMaker:
         if card is not None and card.uses_skin_tone:
             from .prepare import skin_lab_of_semantic_map
 
-            lesion = tuple(card.foreground_classes[0].color) if card.foreground_classes else None
-            decoded = [skin_lab_of_semantic_map(m, lesion) for m in pairs.masks]
+            decoded = [skin_lab_of_semantic_map(m, card) for m in pairs.masks]
             self._labels = [d[0] for d in decoded]
             self._skin = [d[1] for d in decoded]
         elif card is not None and card.encoding.kind not in ("rgb",):

@@ -30,13 +30,17 @@ SKIN_DOMAINS = ("skin", "fundus", "mri")
 # --- cards the prepared pairs are meant for ------------------------------------------------------
 
 
-def skin_card_template(name: str = "skin-lesion") -> ModelCard:
-    """The classes and encoding the skin pairs are drawn with (one lesion class: ISIC has no labels)."""
+def skin_card_template(name: str = "skin-lesion", diagnoses: list[str] | None = None) -> ModelCard:
+    """The classes and encoding the skin pairs are drawn with: one lesion class, or one per diagnosis
+    when the dataset has them (ISIC 2018 task 1 has none)."""
+    from .diagnoses import diagnosis_classes
+
+    lesions = diagnosis_classes(diagnoses) if diagnoses else [LabelClass(1, "lesion", LESION_COLOUR)]
     return ModelCard(
         name=name,
         domain="skin",
         encoding=Encoding(kind="skin"),
-        classes=[LabelClass(0, "skin", (196, 158, 137)), LabelClass(1, "lesion", LESION_COLOUR)],
+        classes=[LabelClass(0, "skin", (196, 158, 137)), *lesions],
         background={"meaning": "skin tone", "default": "II"},
         resolution=256,
     )
@@ -155,14 +159,17 @@ def skin_semantic_map(label_map: np.ndarray, skin_lab: np.ndarray, card: ModelCa
     return semantic_rgb(label_map, card, rgb)  # type: ignore[arg-type]
 
 
-def skin_lab_of_semantic_map(semantic: np.ndarray, lesion_colour=LESION_COLOUR) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`skin_semantic_map`: (label map, skin Lab) read back from a prepared input."""
-    lesion = np.all(semantic[..., :3] == np.array(lesion_colour, np.uint8), axis=-1)
-    background = semantic[..., :3][~lesion]
+def skin_lab_of_semantic_map(semantic: np.ndarray, card: ModelCard | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`skin_semantic_map`: (label map of the card's lesion classes, skin Lab)."""
+    card = card or skin_card_template()
+    labels = np.zeros(semantic.shape[:2], np.uint8)
+    for c in card.foreground_classes:
+        labels[np.all(semantic[..., :3] == np.array(c.color, np.uint8), axis=-1)] = c.id
+    background = semantic[..., :3][labels == 0]
     if background.size == 0:
         raise SynthguiError("semantic map has no skin pixels")
     rgb = np.median(background, axis=0).astype(np.uint8)
-    return lesion.astype(np.uint8), rgb_to_lab(rgb).astype(np.float32)
+    return labels, rgb_to_lab(rgb).astype(np.float32)
 
 
 # --- fundus / MRI ----------------------------------------------------------------------------------
@@ -311,15 +318,17 @@ def _read_grey(path: Path) -> np.ndarray:
         return np.asarray(img.convert("L"))
 
 
-def prepare_skin_pair(image: np.ndarray, mask: np.ndarray, size: int, name: str = "", card: ModelCard | None = None) -> PreparedPair:
-    """Square-crop, resize, estimate skin colour, draw the semantic map."""
+def prepare_skin_pair(image: np.ndarray, mask: np.ndarray, size: int, name: str = "", card: ModelCard | None = None,
+                      class_id: int = 1, case: str | None = None) -> PreparedPair:
+    """Square-crop, resize, estimate skin colour, draw the semantic map with the lesion in ``class_id``'s colour."""
     side = min(image.shape[:2])
     top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
     image = _resize_rgb(image[top:top + side, left:left + side], size)
     lesion = (_resize_nearest(mask[top:top + side, left:left + side], size) > 127).astype(np.uint8)
     skin = estimate_skin_lab(image, lesion)
-    semantic = skin_semantic_map(lesion, skin, card)
-    return PreparedPair(name, case_id_isic(name), semantic, image, lesion, {"skin_lab": skin.tolist()})
+    label_map = lesion * np.uint8(class_id)
+    semantic = skin_semantic_map(label_map, skin, card)
+    return PreparedPair(name, case or case_id_isic(name), semantic, image, label_map, {"skin_lab": skin.tolist()})
 
 
 def skin_sources(data: Path) -> list[tuple[str, Path, Path]]:
@@ -402,12 +411,11 @@ def write_pair(out: Path, split: str, pair: PreparedPair) -> None:
 CARD_TEMPLATE = "card-template.json"
 
 
-def write_card_template(out: Path, domain: str, data_dirs: list[Path], pairs: int) -> Path:
+def write_card_template(out: Path, template: ModelCard, data_dirs: list[Path], pairs: int) -> Path:
     """The card the pairs were drawn for (classes, colours, encoding), for ``train`` to start from.
 
     The data's licence and citation cannot be read from a folder: the template says so, and whoever
     ships the model fills them in."""
-    template = {"skin": skin_card_template, "fundus": fundus_card_template, "mri": mri_card_template}[domain]()
     template.training_data = [{"name": Path(d).name, "source": str(Path(d).resolve()), "pairs_prepared": pairs,
                                "licence": "unknown: give the dataset's licence and citation"} for d in data_dirs]
     template.save(out / CARD_TEMPLATE)
@@ -438,8 +446,12 @@ def prepare_dataset(
     val_fraction: float = 0.1,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    labels: Path | None = None,
 ) -> PrepareSummary:
-    """Prepare every pair of one or more raw folders into ``out`` with a per-case split."""
+    """Prepare every pair of one or more raw folders into ``out`` with a per-case split.
+
+    ``labels`` (skin only): a diagnosis table; each lesion is drawn in its diagnosis' class colour and
+    images without a diagnosis are skipped."""
     import csv
 
     from .atomic import write_text_atomic
@@ -450,16 +462,33 @@ def prepare_dataset(
         raise SynthguiError("--val-fraction must be in [0, 1)")
     finder = {"skin": skin_sources, "fundus": fundus_sources, "mri": mri_sources}[domain]
     sources = [s for d in data_dirs for s in finder(Path(d))]
+    diagnoses = None
+    if labels is not None:
+        if domain != "skin":
+            raise SynthguiError("--labels (a diagnosis table) is for skin datasets")
+        from .diagnoses import read_diagnoses
+
+        diagnoses = read_diagnoses(labels)
+        missing = [name for name, _, _ in sources if name not in diagnoses]
+        sources = [s for s in sources if s[0] in diagnoses]
+        if not sources:
+            raise SynthguiError(f"no image of the dataset has a diagnosis in {labels}")
     if limit:
         sources = sources[:limit]
-    rows, skipped = [], []
+    template = {"skin": skin_card_template, "fundus": fundus_card_template, "mri": mri_card_template}[domain]()
+    if diagnoses is not None:
+        template = skin_card_template(diagnoses=sorted({diagnoses[name].dx for name, _, _ in sources}))
+    rows, skipped = [], [f"{name}: no diagnosis in {labels}" for name in missing] if diagnoses is not None else []
     for i, (name, img_path, mask_path) in enumerate(sources):
         try:
             image, mask = _read_rgb(img_path), _read_grey(mask_path)
         except (OSError, SynthguiError) as exc:
             skipped.append(f"{name}: {exc}")
             continue
-        if domain == "skin":
+        if domain == "skin" and diagnoses is not None:
+            dx = diagnoses[name]
+            pair = prepare_skin_pair(image, mask, size, name, template, template.class_by_name(dx.dx).id, dx.case)
+        elif domain == "skin":
             pair = prepare_skin_pair(image, mask, size, name)
         elif domain == "fundus":
             pair = prepare_fundus_pair(image, mask, size, name)
@@ -470,6 +499,8 @@ def prepare_dataset(
         rows.append({"name": name, "case": pair.case, "split": split, "source": str(img_path), **{
             k: " ".join(f"{v:.2f}" for v in val) for k, val in pair.extra.items()
         }})
+        if diagnoses is not None:
+            rows[-1]["diagnosis"] = diagnoses[name].dx
         if progress:
             progress(i + 1, len(sources))
     if not rows:
@@ -482,7 +513,7 @@ def prepare_dataset(
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(out / "pairs.csv", buf.getvalue())
-    write_card_template(out, domain, data_dirs, len(rows))
+    write_card_template(out, template, data_dirs, len(rows))
     train = [r for r in rows if r["split"] == "train"]
     val = [r for r in rows if r["split"] == "val"]
     return PrepareSummary(domain, len(train), len(val), len({r["case"] for r in train}), len({r["case"] for r in val}), skipped)
