@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("pytestqt")
 
@@ -67,3 +68,21 @@ def test_bad_input_is_reported_not_fatal(qtbot, dialog, tmp_path):
     dialog.mask_folder.setText(str(tmp_path / "nowhere"))
     dialog.start()
     assert "not found" in dialog.last_message and not dialog.is_running()
+
+
+def test_random_geometry_with_a_random_sample_of_the_sweep(qtbot, dialog, tmp_path):
+    out = tmp_path / "out"
+    dialog.use_random.setChecked(True)
+    dialog.random_count.setValue(3)
+    dialog.random_seed.setValue(7)
+    dialog.sizes.setText("0.5, 1, 1.5")
+    dialog.sample.setValue(4)  # 4 of the 3 masks x 3 sizes
+    dialog.mode.setCurrentText("eval")
+    dialog.out_dir.setText(str(out))
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.last_message.startswith("Done"), timeout=60000)
+    rows = manifest.read_journal(out)
+    assert len(rows) == 4
+    assert {r["source"] for r in rows} <= {"random-7", "random-8", "random-9"}
+    masks = [np.asarray(Image.open(out / r["mask"])) for r in rows]
+    assert all(m.max() > 0 for m in masks)  # every proposed mask has a lesion

@@ -110,8 +110,23 @@ class ExportDialog(QDialog):
         row.addWidget(self.use_folder)
         row.addWidget(self.mask_folder, 1)
         row.addWidget(browse_masks)
+        self.use_random = QRadioButton("Random geometry (Propose):")
+        self.random_count = QSpinBox()
+        self.random_count.setRange(1, 100000)
+        self.random_count.setValue(20)
+        self.random_count.setSuffix(" masks")
+        self.random_seed = QSpinBox()
+        self.random_seed.setRange(0, 2**31 - 1)
+        self.random_seed.setPrefix("seed ")
+        self.random_seed.setToolTip("The same seed proposes the same masks")
+        random_row = QHBoxLayout()
+        random_row.addWidget(self.use_random)
+        random_row.addWidget(self.random_count)
+        random_row.addWidget(self.random_seed)
+        random_row.addStretch(1)
         s.addWidget(self.use_canvas)
         s.addLayout(row)
+        s.addLayout(random_row)
         layout.addWidget(source)
 
         sweep = QGroupBox("Sweep (every combination)")
@@ -150,6 +165,17 @@ class ExportDialog(QDialog):
         self.seeds = QSpinBox()
         self.seeds.setRange(1, 100000)
         form.addRow("Seeds per combination", self.seeds)
+        self.sample = QSpinBox()
+        self.sample.setRange(0, 10**7)
+        self.sample.setSpecialValueText("all combinations")
+        self.sample.setToolTip("Draw this many items at random from the sweep instead of all (seeded)")
+        self.sample_seed = QSpinBox()
+        self.sample_seed.setRange(0, 2**31 - 1)
+        self.sample_seed.setPrefix("seed ")
+        sample_row = QHBoxLayout()
+        sample_row.addWidget(self.sample, 1)
+        sample_row.addWidget(self.sample_seed)
+        form.addRow("Random sample", sample_row)
         self.mode = QComboBox()
         self.mode.addItems(["reference", "deterministic", "eval"])
         self.mode.setCurrentText(self.card.default_mode)
@@ -225,6 +251,8 @@ class ExportDialog(QDialog):
             locations=parse_locations([p for p in self.locations.text().split(";") if p.strip()]),
             rotations=parse_floats([self.rotations.text()], "rotations"),
             seeds=self.seeds.value(),
+            sample=self.sample.value() or None,
+            sample_seed=self.sample_seed.value(),
         )
 
     def options(self):
@@ -235,24 +263,33 @@ class ExportDialog(QDialog):
 
     def _job_factory(self, out: Path):
         """What the worker calls with the loaded model: reopen an export in ``out`` or create one."""
-        from ..core.export import ExportJob, canvas_source, folder_sources
+        from ..core.export import ExportJob, canvas_source, folder_sources, random_sources
         from ..core.export.manifest import PLAN
 
         sweep, options = self.sweep(), self.options()  # parsed here so a typo is shown before starting
         sweep.validate()
         options.validate()
-        use_canvas = self.use_canvas.isChecked()
         label_map, mask_folder = self.label_map, self.mask_folder.text().strip()
-        if not use_canvas:
+        if self.use_canvas.isChecked():
+            def sources(model):
+                return [canvas_source(label_map, out, model.card)]
+        elif self.use_random.isChecked():
+            proposed = random_sources(self.random_count.value(), self.random_seed.value())
+
+            def sources(model):
+                return proposed
+        else:
             folder_sources(mask_folder)  # fails now, on the UI thread, if the folder is wrong
+
+            def sources(model):
+                return folder_sources(mask_folder)
 
         def make(model):
             if (out / PLAN).exists():
                 job = ExportJob.open(out)
                 job.check_model(model)
                 return job
-            sources = [canvas_source(label_map, out, model.card)] if use_canvas else folder_sources(mask_folder)
-            return ExportJob.create(out, model, sources, sweep, options)
+            return ExportJob.create(out, model, sources(model), sweep, options)
 
         return make
 
