@@ -123,3 +123,56 @@ def test_image_models_do_not_sample(tmp_path):
     engine = Engine(load_model(write_model(tmp_path, card=skin_card())), device="cpu", threads=1)
     with pytest.raises(SynthguiError, match="does not sample"):
         engine.sample(1)
+
+
+def test_a_dcgan_generates_the_synthetic_half_of_a_study(tmp_path, capsys):
+    """Unconditional generators are a sample source for rating studies (US-DCGAN, MelanoGANs)."""
+    from PIL import Image
+
+    from synthgui.cli import main
+    from synthgui.core.study.generate import generate_images
+    from synthgui.core.study.key import load_key
+
+    path = write_dcgan(tmp_path / "model", noise_card(8))
+    made = generate_images(str(path), 5, tmp_path / "gen", seed=3)
+    assert [g.provenance["seed"] for g in made] == [3, 4, 5, 6, 7]
+    again = generate_images(str(path), 2, tmp_path / "gen2", seed=4)
+    assert np.array_equal(np.asarray(Image.open(again[0].path)), np.asarray(Image.open(made[1].path)))  # by seed
+    real = tmp_path / "real"
+    real.mkdir()
+    for i in range(4):
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(real / f"r{i}.png")
+    study = tmp_path / "study"
+    assert main(["study", "build", "--real", str(real), "--generate", str(path), "--count", "4", "--out", str(study),
+                 "--size", "32", "--blank-ms", "0"]) == 0
+    key = load_key(tmp_path / "study.key.json")
+    assert sorted(e.truth for e in key.entries) == ["real"] * 4 + ["synthetic"] * 4
+    assert main(["study", "build", "--real", str(real), "--generate", str(path), "--count", "4", "--masks", str(real),
+                 "--out", str(tmp_path / "s2")]) == 2
+    assert "takes no masks" in capsys.readouterr().err
+
+
+def test_a_dcgan_exports_seeded_samples_without_masks_and_resumes(tmp_path, capsys):
+    from PIL import Image
+
+    from synthgui.cli import main
+    from synthgui.core.export import manifest
+
+    path = write_dcgan(tmp_path / "model", noise_card(8))
+    out = tmp_path / "out"
+    assert main(["export", "--model", str(path), "--out", str(out), "--random", "5", "--seed-base", "10",
+                 "--skin-tones", "V", "--no-progress"]) == 0
+    assert "takes no mask; --skin-tones ignored" in capsys.readouterr().err
+    rows = sorted(manifest.read_journal(out), key=lambda r: r["id"])
+    assert [r["seed"] for r in rows] == [10, 11, 12, 13, 14] and all(r["mask"] == "" for r in rows)
+    assert not any((out / "masks").glob("*")) if (out / "masks").exists() else True
+    engine = Engine(load_model(path), device="cpu", threads=1)
+    expected = engine.sample(5, seed=10).images
+    got = np.stack([np.asarray(Image.open(out / r["image"]).convert("RGB")) for r in rows])
+    assert np.array_equal(got, expected)  # export and the engine agree image for image
+    (out / rows[2]["image"]).unlink()  # a lost file is made again on resume, the same bytes
+    assert main(["export", "--model", str(path), "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert np.array_equal(np.asarray(Image.open(out / rows[2]["image"]).convert("RGB")), expected[2])
+    assert len(manifest.read_journal(out)) == 5
+    assert main(["export", "--model", str(path), "--out", str(tmp_path / "o2"), "--masks", str(tmp_path)]) == 2
+    assert "give --random N" in capsys.readouterr().err

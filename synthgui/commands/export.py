@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--masks", default=None, help="folder of mask images (binary, class ids or class colours)")
-    src.add_argument("--random", type=int, default=None, metavar="N", help="N random masks from the geometry generators")
+    src.add_argument("--random", type=int, default=None, metavar="N", help="N random masks from the geometry generators "
+                     "(for an unconditional generator such as a DCGAN: N samples)")
     p.add_argument("--skin-tones", nargs="+", default=[], help="Fitzpatrick types I..VI, 'all', or #rrggbb (skin models)")
     p.add_argument("--conditions", nargs="+", default=[], help="class names every lesion pixel takes (default: as drawn)")
     p.add_argument("--sizes", nargs="+", default=["1"], help="lesion scale factors, e.g. 0.5 1 1.5")
@@ -62,6 +63,8 @@ def _job(args, model):
         if given:
             print(f"synthgui export: warning: resuming {out} with its stored plan; {', '.join(given)} ignored", file=sys.stderr)
         return job
+    if model.card.encoding.kind == "noise":
+        return _noise_job(args, model, out)
     if args.masks is None and args.random is None:
         raise SynthguiError("give --masks DIR or --random N")
     sources = folder_sources(args.masks) if args.masks else random_sources(args.random, args.sample_seed)
@@ -82,6 +85,24 @@ def _job(args, model):
     options = ExportOptions(format=args.format, quality=args.quality, aligned=args.aligned, mode=args.mode,
                             batch=args.batch, workers=args.workers, dicom_kind=args.dicom_kind, export_seed=args.sample_seed)
     return ExportJob.create(out, model, sources, sweep, options)
+
+
+def _noise_job(args, model, out):
+    """An unconditional generator (DCGAN): --random N samples, image i from seed --seed-base + i."""
+    from ..core.errors import SynthguiError
+    from ..core.export import ExportJob, ExportOptions, Sweep, noise_sources
+
+    if args.masks is not None or args.random is None:
+        raise SynthguiError(f"model {model.card.name!r} samples from noise: give --random N (how many images), not --masks")
+    ignored = [flag for flag, value in (("--skin-tones", args.skin_tones), ("--conditions", args.conditions),
+                                        ("--sizes", args.sizes != ["1"]), ("--locations", args.locations != ["0,0"]),
+                                        ("--rotations", args.rotations != ["0"]), ("--aligned", args.aligned)) if value]
+    if ignored:
+        print(f"synthgui export: warning: model {model.card.name!r} takes no mask; {', '.join(ignored)} ignored", file=sys.stderr)
+    sweep = Sweep(seeds=args.random * args.seeds, seed_base=args.seed_base, sample=args.sample, sample_seed=args.sample_seed)
+    options = ExportOptions(format=args.format, quality=args.quality, aligned=False, mode=args.mode, batch=args.batch,
+                            workers=args.workers, dicom_kind=args.dicom_kind, export_seed=args.sample_seed)
+    return ExportJob.create(out, model, noise_sources(), sweep, options)
 
 
 def _model_for(args):

@@ -200,14 +200,18 @@ class Engine:
             raise SynthguiError(f"model {self.card.name!r} renders label maps; it does not sample from noise")
         if n < 1:
             raise SynthguiError("the number of samples must be at least 1")
-        n = int(n)
-        seeds = [int(seed) + i for i in range(n)]
-        nz = self.model.spec.input_nc
-        z = torch.stack([torch.randn(nz, 1, 1, generator=torch.Generator().manual_seed(s)) for s in seeds])
+        seeds = [int(seed) + i for i in range(int(n))]
+        z = self.noise(seeds)
         start, chunk = time.perf_counter(), 64  # bounded memory for large exports
-        parts = [self.render_inputs(z[i : i + chunk].numpy(), seeds[i : i + chunk], mode or "eval") for i in range(0, n, chunk)]
+        parts = [self.render_inputs(z[i : i + chunk], seeds[i : i + chunk], mode or "eval") for i in range(0, len(seeds), chunk)]
         images = np.concatenate([p.images for p in parts])
         return RenderResult(images, time.perf_counter() - start, str(self.device), parts[0].mode, seeds)
+
+
+    def noise(self, seeds: list[int]) -> np.ndarray:
+        """The noise vectors of an unconditional generator, one seeded CPU generator per image."""
+        nz = self.model.spec.input_nc
+        return torch.stack([torch.randn(nz, 1, 1, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).numpy()
 
 
 class LatestWins:

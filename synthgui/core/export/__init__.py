@@ -3,11 +3,11 @@ atomically with a manifest, a dataset card, resume, DICOM and a memorisation (pr
 
 from .privacy_run import run_privacy_check
 from .run import FORMATS, ExportJob, ExportOptions, ExportResult, Progress
-from .sources import MaskSource, canvas_source, folder_sources, random_sources
+from .sources import MaskSource, canvas_source, folder_sources, noise_sources, random_sources
 from .sweep import Plan, Sweep, Variant, parse_floats, parse_locations, parse_skin_tones
 
 __all__ = [
     "FORMATS", "ExportJob", "ExportOptions", "ExportResult", "Progress", "MaskSource", "canvas_source",
-    "folder_sources", "random_sources", "Plan", "Sweep", "Variant", "parse_floats", "parse_locations",
+    "folder_sources", "noise_sources", "random_sources", "Plan", "Sweep", "Variant", "parse_floats", "parse_locations",
     "parse_skin_tones", "run_privacy_check",
 ]

@@ -176,7 +176,7 @@ class ExportJob:
         rows = manifest.read_journal(self.out_dir)
         good: dict[str, dict[str, Any]] = {}
         for row in rows:
-            files = [row.get("image"), row.get("mask")] + ([row["aligned"]] if row.get("aligned") else [])
+            files = [row.get("image")] + [row[k] for k in ("mask", "aligned") if row.get(k)]  # noise items have no mask
             if all(f and (self.out_dir / f).is_file() and (self.out_dir / f).stat().st_size > 0 for f in files):
                 good[row["id"]] = row
         keep = {f for row in good.values() for f in (row.get("image"), row.get("mask"), row.get("aligned")) if f}
@@ -294,11 +294,17 @@ class ExportJob:
         try:
             card = engine.card
             cache: dict[int, np.ndarray | None] = {}
-            batch: list[tuple[Variant, np.ndarray, np.ndarray, tuple[float, float]]] = []
+            batch: list[tuple[Variant, np.ndarray | None, np.ndarray, tuple[float, float]]] = []
             for index in todo:
                 if cancel.is_set():
                     break
                 v = self.items.variant(index)
+                if card.encoding.kind == "noise":  # an unconditional generator: the seed is the whole input
+                    batch.append((v, None, engine.noise([v.seed])[0], (0.0, 0.0)))
+                    if len(batch) == self.options.batch:
+                        self._put(ready, batch, cancel)
+                        batch = []
+                    continue
                 if v.source not in cache:
                     cache.clear()
                     cache[v.source] = self._load(v.source, card, warn)
@@ -348,14 +354,15 @@ class ExportJob:
 
     # --- writing one item ---------------------------------------------------------------------------
 
-    def _write_item(self, engine, v: Variant, lm: np.ndarray, image: np.ndarray, offset: tuple[float, float]) -> dict[str, Any]:
+    def _write_item(self, engine, v: Variant, lm: np.ndarray | None, image: np.ndarray, offset: tuple[float, float]) -> dict[str, Any]:
         """Encode and write the item's files (atomically), then return its journal row."""
         card = engine.card
         data = self._encode_image(image, v, card)
-        aligned = self.aligned_name(v) if self.options.aligned else ""
+        mask = self.mask_name(v) if lm is not None else ""
+        aligned = self.aligned_name(v) if self.options.aligned and lm is not None else ""
         written: list[Path] = []
         try:
-            for name, payload in ((self.image_name(v), lambda: data), (self.mask_name(v), lambda: self._mask_png(lm, card)),
+            for name, payload in ((self.image_name(v), lambda: data), (mask, lambda: self._mask_png(lm, card)),
                                   (aligned, lambda: _png(np.concatenate([self._mask_picture(lm, v, card), image], axis=1),
                                                          self.options.png_compression))):
                 if name:
@@ -371,7 +378,7 @@ class ExportJob:
         row = {
             "id": v.id,
             "image": self.image_name(v),
-            "mask": self.mask_name(v),
+            "mask": mask,
             "aligned": aligned,
             "source": source.name,
             "source_kind": source.kind,

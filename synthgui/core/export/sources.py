@@ -21,7 +21,7 @@ PROJECT_SUFFIXES = (".synthgui", ".sgproj")  # studio project files (synthgui.co
 
 @dataclass(frozen=True)
 class MaskSource:
-    kind: str  # "file", "random" or "project"
+    kind: str  # "file", "random", "project", or "noise" (an unconditional generator: no mask)
     name: str  # what the manifest shows
     path: str = ""
     seed: int = 0
@@ -60,6 +60,11 @@ def geometry_module():
         if exc.name in ("synthgui.core.geometry",):
             return None
         raise
+
+
+def noise_sources() -> list[MaskSource]:
+    """The one source of an unconditional generator's export: every item is a seed, none has a mask."""
+    return [MaskSource("noise", "noise")]
 
 
 def random_sources(count: int, seed: int = 0) -> list[MaskSource]:

@@ -18,7 +18,8 @@ class Generated:
 
 def generate_images(model_name: str, count: int, out_dir: Path, masks_dir: Path | None = None, seed: int = 0,
                     device: str = "auto", progress: Callable[[int, int], None] | None = None) -> list[Generated]:
-    """Render ``count`` images: from the given masks (cycled in sorted order) or proposed masks."""
+    """Render ``count`` images: from the given masks (cycled in sorted order) or proposed masks, or,
+    for an unconditional (noise to image) generator such as a DCGAN, sample them by seed."""
     from ..encoding import EncodeRequest
     from ..engine import Engine
     from ..imagefiles import save_image
@@ -29,6 +30,10 @@ def generate_images(model_name: str, count: int, out_dir: Path, masks_dir: Path 
     if count < 1:
         raise SynthguiError("--count must be at least 1")
     model = load_model(model_name)
+    if model.card.encoding.kind == "noise":
+        if masks_dir is not None:
+            raise SynthguiError(f"model {model.card.name!r} samples from noise; it takes no masks (drop --masks)")
+        return _sample_images(Engine(model, device=device), count, out_dir, seed, progress)
     masks = list_images(masks_dir) if masks_dir is not None else None
     propose = None
     if masks is None:
@@ -54,4 +59,23 @@ def generate_images(model_name: str, count: int, out_dir: Path, masks_dir: Path 
                                      "device": str(engine.device)}))
         if progress:
             progress(i + 1, count)
+    return made
+
+
+def _sample_images(engine, count: int, out_dir: Path, seed: int,
+                   progress: Callable[[int, int], None] | None) -> list[Generated]:
+    """Image ``i`` from seed ``seed + i``, in chunks so memory stays bounded."""
+    from ..imagefiles import save_image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made: list[Generated] = []
+    for start in range(0, count, 64):
+        result = engine.sample(min(64, count - start), seed + start)
+        for image, image_seed in zip(result.images, result.seeds):
+            path = out_dir / f"generated_{len(made):05d}.png"
+            save_image(path, image)
+            made.append(Generated(path, {"model": engine.model.identity(), "seed": image_seed, "mask": "none (noise)",
+                                         "device": str(engine.device)}))
+        if progress:
+            progress(len(made), count)
     return made
