@@ -123,3 +123,20 @@ def test_latest_wins_reports_errors_and_keeps_running():
     time.sleep(0.2)
     assert worker.stop()
     assert errors == ["boom"] and results == [2]
+
+
+@pytest.mark.parametrize("mode", ["reference", "deterministic", "eval"])
+def test_engine_output_equals_the_reference_forward_on_a_reference_checkpoint(tmp_path, mode):
+    """What the app renders is the reference network's output on the same checkpoint, in each mode."""
+    from reference_oracle import unet_forward
+
+    path = write_model(tmp_path, GeneratorSpec(ngf=4, num_downs=8, dropout=True), skin_card())
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k: v.float() for k, v in state.items()}
+    engine = Engine(load_model(path), device="cpu", threads=1)
+    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    ours = engine.forward(x, mode, seed=11)
+    torch.manual_seed(11)
+    with torch.no_grad():
+        theirs = unet_forward(state, x, 8, "batch", True, mode)
+    assert torch.allclose(ours, theirs, atol=1e-5, rtol=0), (ours - theirs).abs().max()
