@@ -87,12 +87,17 @@ class ShortcutsDialog(QDialog):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.table)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.resize(560, 640)
+        _with_close_button(self, self.table, 560, 640)
+
+
+def _with_close_button(dialog: QDialog, content: QWidget, width: int, height: int) -> None:
+    """A read-only help page: its content above a Close button."""
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(content)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout.addWidget(buttons)
+    dialog.resize(width, height)
 
 
 def _versions() -> list[tuple[str, str]]:
@@ -150,12 +155,7 @@ class AboutDialog(QDialog):
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(True)
         self.text.setHtml(about_html())
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.text)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.resize(640, 620)
+        _with_close_button(self, self.text, 640, 620)
 
 
 def welcome_html() -> str:

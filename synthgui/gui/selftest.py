@@ -66,9 +66,7 @@ def studio_check(model: str, timeout_s: float = 120.0) -> str:
         return f"{painted} px stroke rendered in {window.render_seconds * 1000:.0f} ms on {window.bridge.engine.device}"
     finally:
         window.shutdown()
-        window.close()
-        window.deleteLater()
-        QApplication.processEvents()
+        _dispose(window)
 
 
 def rating_check(study_dir: Path, reader: str, truth: Callable[[str], str], timeout_s: float = 60.0) -> str:
@@ -94,6 +92,10 @@ def rating_check(study_dir: Path, reader: str, truth: Callable[[str], str], time
             raise SynthguiError(f"the session log holds {logged} judgments for {total} answered cases")
         return f"{total} cases answered by keyboard, {logged} judgments in the session log"
     finally:
-        window.close()
-        window.deleteLater()
-        QApplication.processEvents()
+        _dispose(window)
+
+
+def _dispose(window: QWidget) -> None:
+    window.close()
+    window.deleteLater()
+    QApplication.processEvents()
