@@ -301,22 +301,19 @@ class ExportJob:
                 v = self.items.variant(index)
                 if card.encoding.kind == "noise":  # an unconditional generator: the seed is the whole input
                     batch.append((v, None, engine.noise([v.seed])[0], (0.0, 0.0)))
-                    if len(batch) == self.options.batch:
-                        self._put(ready, batch, cancel)
-                        batch = []
-                    continue
-                if v.source not in cache:
-                    cache.clear()
-                    cache[v.source] = self._load(v.source, card, warn)
-                lm = cache[v.source]
-                if lm is None:
-                    with state.lock:
-                        state.skipped_items += 1
-                    continue
-                cond_lm, offset = apply_variant(lm, v, card.resolution, self.options.export_seed)
-                cond_lm = apply_condition(cond_lm, card, v.condition)
-                tone = parse_skin_tone(v.skin_tone) if v.skin_tone and card.uses_skin_tone else None
-                batch.append((v, cond_lm, engine.encode(cond_lm, EncodeRequest(skin_tone=tone)), offset))
+                else:
+                    if v.source not in cache:
+                        cache.clear()
+                        cache[v.source] = self._load(v.source, card, warn)
+                    lm = cache[v.source]
+                    if lm is None:
+                        with state.lock:
+                            state.skipped_items += 1
+                        continue
+                    cond_lm, offset = apply_variant(lm, v, card.resolution, self.options.export_seed)
+                    cond_lm = apply_condition(cond_lm, card, v.condition)
+                    tone = parse_skin_tone(v.skin_tone) if v.skin_tone and card.uses_skin_tone else None
+                    batch.append((v, cond_lm, engine.encode(cond_lm, EncodeRequest(skin_tone=tone)), offset))
                 if len(batch) == self.options.batch:
                     self._put(ready, batch, cancel)
                     batch = []
