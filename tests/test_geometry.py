@@ -176,3 +176,41 @@ def test_generated_mri_abnormalities_match_real_statistics():
     for measure in ("area_fraction", "eccentricity", "compactness"):
         result = compare_to_summary(measure, [g[measure] for g in gen], real[measure])
         assert result.normalised < 0.6, result
+
+
+def test_controls_parse_with_the_dataclass_types():
+    from synthgui.core.geometry import parse_controls
+
+    assert parse_controls("skin", ["diameter=0.3", "satellites=2", "centre=0.4,0.6", "border-irregularity=0"]) == {
+        "diameter": 0.3, "satellites": 2, "centre": (0.4, 0.6), "border_irregularity": 0.0}
+    assert parse_controls("mri", ["nested=true", "tumour_diameter=fit"]) == {"nested": True, "tumour_diameter": None}
+    assert parse_controls("fundus", ["eye=left"]) == {"eye": "left"}
+    with pytest.raises(SynthguiError, match="one of diameter"):
+        parse_controls("skin", ["size=3"])
+    with pytest.raises(SynthguiError, match="not a valid"):
+        parse_controls("skin", ["satellites=many"])
+
+
+def test_export_random_masks_follow_the_geometry_controls(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from synthgui.cli import main
+    from synthgui.core.networks import GeneratorSpec
+    from tests.helpers import skin_card, write_model
+
+    model = write_model(tmp_path / "m", GeneratorSpec(ngf=4), skin_card())
+    areas = {}
+    for diameter in ("0.15", "0.5"):
+        out = tmp_path / f"out-{diameter}"
+        assert main(["export", "--model", str(model), "--out", str(out), "--random", "3", "--geometry",
+                     f"diameter={diameter}", "satellites=0", "--mode", "eval", "--no-progress"]) == 0
+        areas[diameter] = np.mean([(np.asarray(Image.open(p)) > 0).mean() for p in sorted((out / "masks").iterdir())])
+        plan = json.loads((out / "export.json").read_text())
+        assert plan["sources"][0]["controls"] == {"diameter": float(diameter), "satellites": 0}
+    # equivalent-disc diameter d of the side: area fraction about pi d^2 / 4
+    assert areas["0.15"] == pytest.approx(np.pi * 0.15**2 / 4, rel=0.35)
+    assert areas["0.5"] == pytest.approx(np.pi * 0.5**2 / 4, rel=0.35)
+    assert main(["export", "--model", str(model), "--out", str(tmp_path / "bad"), "--random", "2", "--geometry", "eye=left"]) == 2
+    assert "one of diameter" in capsys.readouterr().err

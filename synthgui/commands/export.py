@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--masks", default=None, help="folder of mask images (binary, class ids or class colours)")
     src.add_argument("--random", type=int, default=None, metavar="N", help="N random masks from the geometry generators "
                      "(for an unconditional generator such as a DCGAN: N samples)")
+    p.add_argument("--geometry", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="controls of --random masks, e.g. diameter=0.3 asymmetry=2 border_irregularity=0 satellites=2 "
+                   "(skin), eye=left density=1.5 (fundus), nested=true (mri); a wrong name lists the model's")
     p.add_argument("--skin-tones", nargs="+", default=[], help="Fitzpatrick types I..VI, 'all', or #rrggbb (skin models)")
     p.add_argument("--conditions", nargs="+", default=[], help="class names every lesion pixel takes (default: as drawn)")
     p.add_argument("--sizes", nargs="+", default=["1"], help="lesion scale factors, e.g. 0.5 1 1.5")
@@ -67,8 +70,15 @@ def _job(args, model):
         return _noise_job(args, model, out)
     if args.masks is None and args.random is None:
         raise SynthguiError("give --masks DIR or --random N")
-    sources = folder_sources(args.masks) if args.masks else random_sources(args.random, args.sample_seed)
     card = model.card
+    if args.geometry and args.masks:
+        raise SynthguiError("--geometry shapes --random masks; it does nothing with --masks")
+    if args.masks:
+        sources = folder_sources(args.masks)
+    else:
+        from ..core.geometry import parse_controls
+
+        sources = random_sources(args.random, args.sample_seed, parse_controls(card.domain, args.geometry))
     tones = parse_skin_tones(args.skin_tones)
     if tones != [None] and not card.uses_skin_tone:
         print(f"synthgui export: warning: model {card.name!r} takes no skin tone; --skin-tones ignored", file=sys.stderr)

@@ -5,7 +5,7 @@ resumed; its label map is read only when an item needs it."""
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,15 @@ class MaskSource:
     name: str  # what the manifest shows
     path: str = ""
     seed: int = 0
+    controls: dict[str, Any] = field(default_factory=dict)  # random geometry: propose()'s controls
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "MaskSource":
-        return cls(**data)
+        controls = {k: tuple(v) if isinstance(v, list) else v for k, v in (data.get("controls") or {}).items()}
+        return cls(**{**data, "controls": controls})
 
 
 def folder_sources(folder: str | Path) -> list[MaskSource]:
@@ -67,13 +69,13 @@ def noise_sources() -> list[MaskSource]:
     return [MaskSource("noise", "noise")]
 
 
-def random_sources(count: int, seed: int = 0) -> list[MaskSource]:
+def random_sources(count: int, seed: int = 0, controls: dict[str, Any] | None = None) -> list[MaskSource]:
     geometry = geometry_module()
     if geometry is None or not hasattr(geometry, "propose"):
         raise SynthguiError("random masks need the geometry generators (synthgui.core.geometry), which are not available in this build; use --masks DIR")
     if count < 1:
         raise SynthguiError("--random needs a count of at least 1")
-    return [MaskSource("random", f"random-{seed + i}", seed=seed + i) for i in range(count)]
+    return [MaskSource("random", f"random-{seed + i}", seed=seed + i, controls=dict(controls or {})) for i in range(count)]
 
 
 def project_loader():
@@ -106,7 +108,7 @@ def _read_source(source: MaskSource, card: ModelCard) -> np.ndarray:
         geometry = geometry_module()
         if geometry is None:
             raise SynthguiError("random masks need synthgui.core.geometry, which is not available")
-        lm = np.asarray(geometry.propose(card.domain, card.resolution, source.seed))
+        lm = np.asarray(geometry.propose(card.domain, card.resolution, source.seed, **source.controls))
         return lm.astype(np.uint8)
     if source.kind == "project":
         loader = project_loader()

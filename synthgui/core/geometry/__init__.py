@@ -55,6 +55,45 @@ def control_names(domain: str) -> tuple[str, ...]:
     return tuple(f.name for f in fields(_CONTROLS[domain]))
 
 
+def parse_controls(domain: str, items: list[str]) -> dict:
+    """``["diameter=0.3", "centre=0.4,0.6", "eye=left"]`` as typed controls for ``propose``.
+
+    Types come from the domain's controls dataclass, so the CLI and any panel accept exactly what
+    ``propose`` does; a wrong name or value is one clear error, before any mask is made."""
+    _check_domain(domain)
+    types = {f.name: str(f.type) for f in fields(_CONTROLS[domain])}
+    out: dict = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name, text = name.strip().replace("-", "_"), text.strip()
+        if not sep or name not in types:
+            raise SynthguiError(f"geometry control {item!r}: expected NAME=VALUE with NAME one of {', '.join(types)}")
+        kind = types[name]
+        try:
+            if text.lower() in ("none", "fit"):
+                value = None
+            elif "tuple" in kind:
+                value = tuple(float(v) for v in text.split(","))
+            elif "bool" in kind:
+                if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                    raise ValueError(text)
+                value = text.lower() in ("true", "yes", "1")
+            elif "float" in kind:
+                value = float(text)
+            elif "int" in kind:
+                value = int(text)
+            else:
+                value = text
+        except ValueError:
+            raise SynthguiError(f"geometry control {name}: {text!r} is not a valid {kind}") from None
+        out[name] = value
+    try:
+        _CONTROLS[domain](**out)
+    except (TypeError, ValueError) as exc:
+        raise SynthguiError(f"{domain} geometry controls: {exc}") from None
+    return out
+
+
 def _check_domain(domain: str) -> None:
     if domain not in DOMAINS:
         raise SynthguiError(f"no geometry generator for domain {domain!r} (available: {', '.join(DOMAINS)})")
