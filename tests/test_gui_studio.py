@@ -497,3 +497,29 @@ def test_inference_error_is_reported_and_the_mask_kept(loaded, qtbot):
     qtbot.waitUntil(lambda: w.last_error is not None, timeout=10000)
     assert "out of memory" in w.last_error and "failed" in w.stale_label.text()
     assert np.array_equal(w.doc.label_map, painted) and painted[80, 80] == 1
+
+
+def test_propose_with_controls_follows_the_form(loaded):
+    from scipy import ndimage
+
+    w = loaded
+    dialog = w._propose_with_controls()
+    assert dialog is not None and dialog.isVisible() and not w.act_propose_controls.shortcut().isEmpty()
+    rows = {row.name: row for row in dialog.rows}
+    assert set(rows) >= {"diameter", "asymmetry", "border_irregularity", "lesions", "satellites"}
+    assert dialog.controls() == {"asymmetry": 1.0, "elongation": 1.0, "border_irregularity": 1.0, "lesions": 1}
+    rows["diameter"].fit.setChecked(False)
+    rows["diameter"].editor.setValue(0.5)
+    rows["satellites"].fit.setChecked(False)
+    rows["satellites"].editor.setValue(0)
+    rows["lesions"].editor.setValue(2)
+    dialog.seed.setValue(5)
+    dialog.accept()
+    assert w.last_error is None, w.last_error
+    lesion = w.doc.label_map > 0
+    assert ndimage.label(lesion)[1] == 2  # two lesions, no satellites
+    assert 0.5 * 0.196 < lesion.mean() < 2.2 * 0.196  # two discs of diameter 0.5 cover about 2 x 0.196 of the image
+    first = w.doc.label_map.copy()
+    w.doc.undo_stack.undo()
+    w.propose(dialog.controls(), 5)  # the same seed and controls propose the same mask
+    assert np.array_equal(w.doc.label_map, first)

@@ -149,6 +149,8 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
                                 "Load any pix2pix generator (.pth, .pt, .safetensors)")
         self.act_propose = a(self, "&Propose lesion/vessels", self.propose, "Ctrl+R", "propose",
                              "Draw a random plausible lesion or vessel tree for this model's domain")
+        self.act_propose_controls = a(self, "Propose &with controls...", self._propose_with_controls, "Ctrl+Shift+R",
+                                      None, "Propose with diameter, asymmetry, border irregularity, lesions, satellites")
         self.act_new_study = a(self, "&New Turing-test study...", self._open_study_wizard, None, "study")
         self.act_rate = a(self, "&Rate a study...", self._open_rating, None, "rate")
         self.act_welcome = a(self, "&Getting started", self.show_welcome, QKeySequence.StandardKey.HelpContents, "help",
@@ -166,6 +168,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             group.addAction(act)
             self.tool_actions[tool] = act
         self.act_propose.setEnabled(self._module_exists("synthgui.core.geometry"))
+        self.act_propose_controls.setEnabled(self.act_propose.isEnabled())
         self.act_export_set.setEnabled(self._module_exists("synthgui.gui.export_dialog"))
         self.act_new_study.setEnabled(self._module_exists("synthgui.gui.study_wizard"))
         self.act_rate.setEnabled(self._module_exists("synthgui.gui.rating"))
@@ -199,7 +202,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         studio = mb.addMenu("&Studio")
         studio.addActions(list(self.tool_actions.values()))
         studio.addSeparator()
-        studio.addActions([self.act_smaller, self.act_larger, self.act_propose])
+        studio.addActions([self.act_smaller, self.act_larger, self.act_propose, self.act_propose_controls])
         study = mb.addMenu("Stud&y")
         study.addActions([self.act_new_study, self.act_rate])
         help_menu = mb.addMenu("&Help")

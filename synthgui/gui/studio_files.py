@@ -279,21 +279,38 @@ class StudioFiles:
             return
         launch_rating(self, None)
 
-    def propose(self) -> None:
+    def propose(self, controls: dict | None = None, seed: int | None = None) -> None:
+        """A new mask from the geometry generator (one undo step); controls as in ``propose``."""
         try:
             from synthgui.core.geometry import propose
         except ImportError as exc:
             self.act_propose.setEnabled(False)
             self.show_error("Proposals not available", str(exc))
             return
-        domain = self.card.domain if self.card is not None else "skin"
         size = self.doc.label_map.shape[0]
         try:
-            lm = np.asarray(propose(domain, size, random.randrange(2**31)), np.uint8)
+            lm = np.asarray(propose(self._geometry_domain(), size, random.randrange(2**31) if seed is None else seed,
+                                    **(controls or {})), np.uint8)
         except SynthguiError as exc:
             self.show_error("No proposal", str(exc))
             return
         self.doc.replace(lm, "Propose")
+
+    def _geometry_domain(self) -> str:
+        return self.card.domain if self.card is not None else "skin"
+
+    def _propose_with_controls(self):
+        """The controls form; not modal, so the preview keeps rendering behind it."""
+        from .propose_dialog import ProposeDialog
+
+        try:
+            dialog = ProposeDialog(self._geometry_domain(), self)
+        except SynthguiError as exc:
+            self.show_error("No proposal", str(exc))
+            return None
+        dialog.accepted.connect(lambda: self.propose(dialog.controls(), dialog.seed.value()))
+        dialog.open()
+        return dialog
 
 
 def _auto_window(pixels: np.ndarray) -> tuple[float, float]:

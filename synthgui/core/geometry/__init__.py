@@ -49,10 +49,15 @@ def fitted() -> dict:
         raise SynthguiError(f"geometry: cannot read the fitted statistics {FITTED_PARAMS} ({exc})") from None
 
 
+def control_fields(domain: str) -> tuple:
+    """The dataclass fields of a domain's controls: name, type and default of each (for a form)."""
+    _check_domain(domain)
+    return fields(_CONTROLS[domain])
+
+
 def control_names(domain: str) -> tuple[str, ...]:
     """The keyword controls ``propose`` accepts for a domain (for a GUI panel or CLI help)."""
-    _check_domain(domain)
-    return tuple(f.name for f in fields(_CONTROLS[domain]))
+    return tuple(f.name for f in control_fields(domain))
 
 
 def parse_controls(domain: str, items: list[str]) -> dict:
