@@ -463,13 +463,14 @@ def prepare_dataset(
     finder = {"skin": skin_sources, "fundus": fundus_sources, "mri": mri_sources}[domain]
     sources = [s for d in data_dirs for s in finder(Path(d))]
     diagnoses = None
+    skipped: list[str] = []
     if labels is not None:
         if domain != "skin":
             raise SynthguiError("--labels (a diagnosis table) is for skin datasets")
         from .diagnoses import read_diagnoses
 
         diagnoses = read_diagnoses(labels)
-        missing = [name for name, _, _ in sources if name not in diagnoses]
+        skipped = [f"{name}: no diagnosis in {labels}" for name, _, _ in sources if name not in diagnoses]
         sources = [s for s in sources if s[0] in diagnoses]
         if not sources:
             raise SynthguiError(f"no image of the dataset has a diagnosis in {labels}")
@@ -478,18 +479,17 @@ def prepare_dataset(
     template = {"skin": skin_card_template, "fundus": fundus_card_template, "mri": mri_card_template}[domain]()
     if diagnoses is not None:
         template = skin_card_template(diagnoses=sorted({diagnoses[name].dx for name, _, _ in sources}))
-    rows, skipped = [], [f"{name}: no diagnosis in {labels}" for name in missing] if diagnoses is not None else []
+    rows = []
     for i, (name, img_path, mask_path) in enumerate(sources):
         try:
             image, mask = _read_rgb(img_path), _read_grey(mask_path)
         except (OSError, SynthguiError) as exc:
             skipped.append(f"{name}: {exc}")
             continue
-        if domain == "skin" and diagnoses is not None:
-            dx = diagnoses[name]
-            pair = prepare_skin_pair(image, mask, size, name, template, template.class_by_name(dx.dx).id, dx.case)
-        elif domain == "skin":
-            pair = prepare_skin_pair(image, mask, size, name)
+        dx = diagnoses.get(name) if diagnoses is not None else None
+        if domain == "skin":
+            class_id = template.class_by_name(dx.dx).id if dx else 1
+            pair = prepare_skin_pair(image, mask, size, name, template, class_id, dx.case if dx else None)
         elif domain == "fundus":
             pair = prepare_fundus_pair(image, mask, size, name)
         else:
@@ -499,8 +499,8 @@ def prepare_dataset(
         rows.append({"name": name, "case": pair.case, "split": split, "source": str(img_path), **{
             k: " ".join(f"{v:.2f}" for v in val) for k, val in pair.extra.items()
         }})
-        if diagnoses is not None:
-            rows[-1]["diagnosis"] = diagnoses[name].dx
+        if dx is not None:
+            rows[-1]["diagnosis"] = dx.dx
         if progress:
             progress(i + 1, len(sources))
     if not rows:
