@@ -300,7 +300,8 @@ class StudioFiles:
         return self.card.domain if self.card is not None else "skin"
 
     def _propose_with_controls(self):
-        """The controls form; not modal, so the preview keeps rendering behind it."""
+        """The controls form, opened window-modal with ``open()``: the call returns at once and the
+        event loop (and the preview) keeps running behind it."""
         from .propose_dialog import ProposeDialog
 
         try:
