@@ -160,3 +160,53 @@ def test_pair_folders_resize_to_the_training_resolution(tmp_path):
     loaded = load_pair_folders(tmp_path / "data/masks", tmp_path / "data/images", 32)
     assert loaded.masks.shape == (2, 32, 32, 3)
     assert set(np.unique(loaded.masks).tolist()) <= {0, 255}  # masks resized nearest: no new colours
+
+
+def test_jitter_crops_mask_and_image_at_the_same_place():
+    """Scale-and-crop jitter keeps each real pixel under its own mask label, and adds no classes."""
+    pairs = tiny_pairs(1)
+    labels = (pairs.masks[0][..., 0] > 0).astype(np.uint8)
+    maker = SampleMaker(PairSet(["p"], labels[None], pairs.images), None, 3, flip=False, load_size=SIZE + 12)
+    maker.pairs.masks = np.repeat(labels[None, ..., None] * 255, 3, axis=-1).astype(np.uint8)
+    rng = np.random.default_rng(3)
+    moved = 0
+    for _ in range(6):
+        a, b = maker(0, rng)
+        lesion = a[0] > 0
+        assert set(np.unique(a[0])) <= {-1.0, 1.0}  # nearest neighbour: still a binary mask
+        # the real image is dark exactly where the mask says lesion (bicubic edges aside)
+        inside, outside = b[0][lesion], b[0][~lesion]
+        assert np.median(inside) < 0 < np.median(outside)
+        moved += not np.array_equal(lesion, labels > 0)
+    assert moved >= 5  # the crop really moves
+    same = SampleMaker(maker.pairs, None, 3, flip=False, load_size=0)(0, rng)
+    assert np.array_equal(same[0][0] > 0, labels > 0)
+
+
+def test_init_from_starts_the_generator_from_given_weights(tmp_path):
+    from synthgui.core.checkpoints import save_state_dict
+    from synthgui.core.errors import SynthguiError
+
+    source = build_generator(SPEC)
+    torch.nn.init.constant_(source.model.model[0].weight, 0.125)
+    save_state_dict(source, tmp_path / "start.pth")
+    trainer = Trainer(config(tmp_path, init_from=str(tmp_path / "start.pth")), tiny_pairs(), None)
+    for (k, a), (_, b) in zip(source.state_dict().items(), trainer.G.state_dict().items()):
+        assert torch.equal(a, b), k
+    save_state_dict(build_generator(GeneratorSpec(ngf=8, num_downs=6)), tmp_path / "wide.pth")
+    with pytest.raises(SynthguiError, match="shape"):
+        Trainer(config(tmp_path, init_from=str(tmp_path / "wide.pth")), tiny_pairs(), None)
+
+
+def test_cli_load_size_defaults_to_the_reference_jitter(tmp_path):
+    write_folders(tmp_path / "data", tiny_pairs(2))
+    out = tmp_path / "run"
+    args = ["train", "--masks", str(tmp_path / "data/masks"), "--images", str(tmp_path / "data/images"),
+            "--out", str(out), "--ngf", "4", "--ndf", "4", "--resolution", "128", "--netG", "unet_128",
+            "--epochs", "1", "--epochs-decay", "0", "--device", "cpu", "--threads", "1", "--max-iterations", "1"]
+    assert main(args) == 0
+    saved = torch.load(out / "resume.pt", map_location="cpu", weights_only=True)
+    import json
+
+    assert json.loads(saved["config"])["load_size"] == 143  # 128 * 286 / 256
+    assert main(args + ["--load-size", "100"]) != 0

@@ -49,7 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="skin models: re-tone this fraction of samples to random Fitzpatrick I-VI tones")
     aug.add_argument("--rotate", action="store_true", help="also random quarter turns (orientation-free images)")
     aug.add_argument("--no-flip", action="store_true")
+    aug.add_argument("--load-size", type=int, metavar="PX",
+                     help="scale to PX and cut a random crop of --resolution (default: the reference's 286 for 256, "
+                     "in proportion; 0: no crop jitter)")
     run_g = p.add_argument_group("running")
+    run_g.add_argument("--init-from", type=Path, metavar="WEIGHTS",
+                       help="start the generator from these weights (same architecture), e.g. to fine-tune a "
+                       "bundled model on your own pairs; the discriminator starts fresh")
     run_g.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     run_g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     run_g.add_argument("--threads", type=int, help="CPU threads")
@@ -114,6 +120,17 @@ class _StopFlag:
         return scope()
 
 
+def _load_size(args) -> int:
+    """The reference scales 256 to 286 before its random crop; other resolutions in proportion."""
+    if args.load_size is None:
+        return round(args.resolution * 286 / 256)
+    if args.load_size and args.load_size < args.resolution:
+        from ..core.errors import SynthguiError
+
+        raise SynthguiError(f"--load-size {args.load_size} is smaller than --resolution {args.resolution}")
+    return args.load_size
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.card import ModelCard
     from ..core.datasets import load_aligned, load_pair_folders, sibling_val_dir
@@ -154,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         epochs_decay=args.epochs_decay, epoch_size=args.epoch_size, batch_size=args.batch_size, lr=args.lr,
         lambda_l1=args.lambda_l1, seed=args.seed, device=args.device, amp=not args.no_amp, threads=args.threads,
         retone_fraction=args.retone, rotate=args.rotate, flip=not args.no_flip,
+        load_size=_load_size(args), init_from=str(args.init_from or ""),
         checkpoint_every_s=args.checkpoint_minutes * 60, preview_every=args.preview_every,
         snapshot_every=args.snapshot_every, max_iterations=args.max_iterations,
         command="synthgui " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume"),

@@ -115,6 +115,21 @@ def flip_augment(rng: np.random.Generator, rotate: bool, *arrays: np.ndarray) ->
     return out
 
 
+def jitter_crop(rng: np.random.Generator, load_size: int, labels: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's ``resize_and_crop``: scale up to ``load_size`` and cut a random crop of the
+    original size at the same place in both; labels by nearest neighbour so no new classes appear."""
+    import cv2
+
+    size = image.shape[0]
+    if load_size <= size:
+        return labels, image
+    y, x = (int(v) for v in rng.integers(0, load_size - size + 1, 2))
+    big_labels = cv2.resize(labels, (load_size, load_size), interpolation=cv2.INTER_NEAREST)
+    big_image = cv2.resize(image, (load_size, load_size), interpolation=cv2.INTER_CUBIC)
+    return (np.ascontiguousarray(big_labels[y : y + size, x : x + size]),
+            np.ascontiguousarray(big_image[y : y + size, x : x + size]))
+
+
 def labels_from_class_colours(mask: np.ndarray, card: ModelCard, name: str = "mask") -> np.ndarray:
     """Class ids of a prepared map drawn in the card's class colours.
 
@@ -139,14 +154,15 @@ class SampleMaker:
     """Turns pair ``i`` into (input CHW float32, target CHW float32) as the card prescribes.
 
     Skin cards: the mask is a DermGAN map; with ``retone_fraction`` > 0 that fraction of samples has
-    its skin moved to a random tone across Fitzpatrick I-VI, image and map together.
+    its skin moved to a random tone across Fitzpatrick I-VI, image and map together. ``load_size``
+    above the resolution adds the reference's random scale-and-crop jitter.
     """
 
     def __init__(self, pairs: PairSet, card: ModelCard | None, input_nc: int, retone_fraction: float = 0.0,
-                 rotate: bool = False, flip: bool = True) -> None:
+                 rotate: bool = False, flip: bool = True, load_size: int = 0) -> None:
         self.pairs, self.card, self.input_nc = pairs, card, input_nc
         self.retone_fraction = retone_fraction if card is not None and card.uses_skin_tone else 0.0
-        self.rotate, self.flip = rotate, flip
+        self.rotate, self.flip, self.load_size = rotate, flip, load_size
         self._labels: list[np.ndarray] | None = None
         self._skin: list[np.ndarray] | None = None
         if card is not None and card.uses_skin_tone:
@@ -161,6 +177,8 @@ class SampleMaker:
     def __call__(self, i: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
         image = self.pairs.images[i]
         source = self._labels[i] if self._labels is not None else self.pairs.masks[i]
+        if rng is not None and self.load_size > image.shape[0]:
+            source, image = jitter_crop(rng, self.load_size, source, image)
         if rng is not None and self.flip:
             source, image = flip_augment(rng, self.rotate, source, image)
         if self.card is None or self.card.encoding.kind == "rgb":

@@ -58,6 +58,8 @@ class TrainConfig:
     retone_fraction: float = 0.0
     rotate: bool = False
     flip: bool = True
+    load_size: int = 0  # > resolution: the reference's random resize-and-crop; 0 = none (runs from before it)
+    init_from: str = ""  # generator weights to start from (fine-tuning); D starts fresh
     checkpoint_every_s: float = 300.0
     preview_every: int = 500  # iterations
     log_every: int = 50  # iterations
@@ -117,16 +119,25 @@ class Trainer:
         self.D = NLayerDiscriminator(spec.input_nc + spec.output_nc, config.ndf, config.n_layers_d, spec.norm).to(self.device)
         init_weights(self.G)
         init_weights(self.D)
+        if config.init_from:
+            self._init_generator(config.init_from)
         betas = (config.beta1, 0.999)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=betas)
         self.use_amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        self.maker = SampleMaker(train, card, spec.input_nc, config.retone_fraction, config.rotate, config.flip)
+        self.maker = SampleMaker(train, card, spec.input_nc, config.retone_fraction, config.rotate, config.flip,
+                                 config.load_size)
         self.val_maker = SampleMaker(val, card, spec.input_nc) if val is not None and len(val) else None
         self.rng = np.random.default_rng(config.seed)
         self.state = TrainState()
         self.n_train = len(train)
+
+    def _init_generator(self, path: str) -> None:
+        """Start G from trained weights of the same architecture; a mismatch names the first layer."""
+        from .checkpoints import load_into, read_state_dict
+
+        load_into(self.G, read_state_dict(path), str(path))
 
     # --- schedule -------------------------------------------------------------------------------
 
