@@ -19,7 +19,7 @@ from synthgui.core.masks import disk_label_map, ellipse_label_map
 
 # normalised W1 (over the real 5-95 % spread) each measure must stay under; bench_geometry.py prints the actual values
 LESION_TOLERANCE = {"area_fraction": 0.4, "compactness": 0.45, "eccentricity": 0.45, "asymmetry": 0.6, "components": 0.3}
-VESSEL_TOLERANCE = {"density": 1.0, "skeleton_length": 1.0, "branch_points": 1.0, "mean_width": 1.5}
+VESSEL_TOLERANCE = {"density": 1.0, "skeleton_length": 1.0, "branch_points": 1.0, "end_points": 1.0, "mean_width": 1.5}
 
 
 @pytest.mark.parametrize("domain,size", [("skin", 128), ("fundus", 160)])

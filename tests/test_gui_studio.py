@@ -15,7 +15,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -302,8 +302,8 @@ def test_fill_polygon_ellipse_and_eyedropper(loaded):
     assert w.canvas.label == 2
 
 
-def test_dicom_underlay_with_window(window, tmp_path):
-    pydicom = pytest.importorskip("pydicom")
+def write_grey_dicom(path: Path) -> Path:
+    """A 32 x 48 16-bit MONOCHROME2 image with a window of 500 / 1000."""
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -311,13 +311,19 @@ def test_dicom_underlay_with_window(window, tmp_path):
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
     meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds = FileDataset(str(tmp_path / "x.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
     ds.Rows, ds.Columns = 32, 48
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
     ds.WindowCenter, ds.WindowWidth = 500, 1000
     ds.PixelData = (np.arange(32 * 48, dtype=np.uint16)).tobytes()
-    ds.save_as(str(tmp_path / "x.dcm"), enforce_file_format=True)
+    ds.save_as(str(path), enforce_file_format=True)
+    return path
+
+
+def test_dicom_underlay_with_window(window, tmp_path):
+    pytest.importorskip("pydicom")
+    write_grey_dicom(tmp_path / "x.dcm")
     assert window.open_underlay(str(tmp_path / "x.dcm"))
     assert window.window_centre.isEnabled() and window.window_centre.value() == 500
     window.window_width.setValue(100)
@@ -497,6 +503,11 @@ def test_inference_error_is_reported_and_the_mask_kept(loaded, qtbot):
     qtbot.waitUntil(lambda: w.last_error is not None, timeout=10000)
     assert "out of memory" in w.last_error and "failed" in w.stale_label.text()
     assert np.array_equal(w.doc.label_map, painted) and painted[80, 80] == 1
+    boxes = [b for b in w.findChildren(QMessageBox) if b.isVisible()]
+    assert len(boxes) == 1 and "out of memory" in boxes[0].text() and "mask is kept" in boxes[0].text()
+    stroke(w.canvas, [(20, 20), (30, 30)])  # the same failure again: the status bar, not a second dialog
+    qtbot.waitUntil(lambda: w.bridge.idle_for_gui() and w._dirty_since is None, timeout=10000)
+    assert len([b for b in w.findChildren(QMessageBox) if b.isVisible()]) == 1
 
 
 def test_propose_with_controls_follows_the_form(loaded):
@@ -523,3 +534,86 @@ def test_propose_with_controls_follows_the_form(loaded):
     w.doc.undo_stack.undo()
     w.propose(dialog.controls(), 5)  # the same seed and controls propose the same mask
     assert np.array_equal(w.doc.label_map, first)
+
+
+def test_undo_history_is_bounded_in_bytes_for_large_maps(window, monkeypatch):
+    from synthgui.gui import document
+
+    assert window.doc.undo_stack.undoLimit() == document.UNDO_LIMIT  # 256 x 256: the step limit binds
+    monkeypatch.setattr(document, "UNDO_BUDGET_BYTES", 16 * 2**20)
+    big = np.zeros((1024, 1024), np.uint8)
+    window.doc.load_clean(big)
+    limit = window.doc.undo_stack.undoLimit()
+    assert limit == 8  # 16 MB / (2 x 1 MB) per whole-map step
+    for i in range(limit + 5):
+        window.doc.replace(np.full((1024, 1024), i % 2, np.uint8), "Replace")
+    stack = window.doc.undo_stack
+    assert stack.count() == limit
+    held = sum(stack.command(i)._old.nbytes + stack.command(i)._new.nbytes for i in range(stack.count()))
+    assert held <= 16 * 2**20
+
+
+def test_bracket_keys_change_the_brush_size(window, qtbot):
+    window.set_brush_size(10)
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketRight)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketRight)
+    assert window.brush_size.value() == 12
+    qtbot.keyClick(window.canvas, Qt.Key.Key_BracketLeft)
+    assert window.brush_size.value() == 11 and window.canvas.radius == 11
+
+
+def test_recent_projects_menu_reopens_a_saved_project(loaded, qtbot, tmp_path):
+    w = loaded
+    stroke(w.canvas, [(60, 60), (80, 90)])
+    path = tmp_path / "recent.synthgui"
+    assert w.save_project(path)
+    drawn = w.doc.label_map.copy()
+    w.doc.load_clean(np.zeros_like(drawn))
+    w._fill_recent_menu()
+    entries = [a for a in w.recent_menu.actions() if a.text() == str(path)]
+    assert len(entries) == 1
+    entries[0].trigger()
+    qtbot.waitUntil(lambda: np.array_equal(w.doc.label_map, drawn), timeout=30000)
+    assert w.project_path == path
+
+
+def test_project_keeps_the_dicom_underlay_and_its_window(loaded, qtbot, tmp_path):
+    from synthgui.gui.studio import StudioWindow
+
+    w = loaded
+    dcm = write_grey_dicom(tmp_path / "scan.dcm")
+    assert w.open_underlay(str(dcm))
+    w.window_centre.setValue(700)
+    w.window_width.setValue(300)
+    path = tmp_path / "traced.synthgui"
+    assert w.save_project(path)
+    w2 = StudioWindow()
+    qtbot.addWidget(w2)
+    with qtbot.waitSignal(w2.model_ready, timeout=60000):
+        assert w2.open_project(path)
+    assert w2.underlay_path == str(dcm)
+    assert (w2.window_centre.value(), w2.window_width.value()) == (700, 300)
+    assert w2.canvas.underlay is not None and w2.canvas.underlay.width() == 32  # centred square crop
+    assert w2.project().parameters() == w.project().parameters()
+    w2.shutdown()
+
+
+def test_device_menu_remembers_the_choice_and_reloads(loaded, qtbot):
+    import torch
+
+    from synthgui.gui.settings import app_settings
+
+    w = loaded
+    with qtbot.waitSignal(w.model_ready, timeout=60000):
+        w.set_device("cpu")
+    assert app_settings().value("studio/device") == "cpu" and "cpu" in w.device_label.text()
+    w._fill_model_menu()
+    device_menu = next(a.menu() for a in w.model_menu.actions() if a.menu() is not None)
+    checked = [a.text() for a in device_menu.actions() if a.isChecked()]
+    assert checked == ["CPU"]
+    if not torch.cuda.is_available():
+        name = w.model.name
+        with qtbot.waitSignal(w.model_failed, timeout=60000) as failed:
+            w.set_device("cuda")
+        assert "CUDA" in failed.args[0] and w.model.name == name and w.bridge is not None  # the loaded model stays

@@ -17,7 +17,18 @@ from synthgui.core.card import ModelCard
 from synthgui.core.masks import find_lesions, transform_region
 from synthgui.core.painting import Box, UndoAtom
 
-UNDO_LIMIT = 100  # steps; each holds only its changed box, so memory stays bounded
+UNDO_LIMIT = 100  # steps at most; each holds only its changed box
+UNDO_BUDGET_BYTES = 256 * 2**20  # the history's memory bound, even if every step replaced the whole map
+UNDO_MIN_STEPS = 8  # very large maps still keep this many steps (the bound then grows with the map)
+
+
+def undo_limit_for(shape: tuple[int, ...]) -> int:
+    """Steps that fit the byte budget when each step could hold a whole map twice (before and after).
+
+    ``QUndoStack`` bounds its history by count, and the count can only change while it is empty,
+    so the count is derived from the map size whenever a new map starts a fresh history."""
+    worst_step = 2 * int(np.prod(shape[:2]))
+    return int(max(UNDO_MIN_STEPS, min(UNDO_LIMIT, UNDO_BUDGET_BYTES // max(1, worst_step))))
 MASK_ALPHA = 150
 
 
@@ -77,7 +88,7 @@ class MaskDocument(QObject):
         super().__init__(parent)
         self.label_map = np.zeros((size, size), np.uint8)
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.setUndoLimit(UNDO_LIMIT)
+        self.undo_stack.setUndoLimit(undo_limit_for(self.label_map.shape))
         self._lut = np.zeros((256, 4), np.uint8)
         self.rgba = np.zeros((size, size, 4), np.uint8)
         self._stroke_box: Box | None = None
@@ -126,6 +137,7 @@ class MaskDocument(QObject):
     def load_clean(self, array: np.ndarray) -> None:
         """A fresh document (new or opened project): no undo history, marked unmodified."""
         self.undo_stack.clear()
+        self.undo_stack.setUndoLimit(undo_limit_for(array.shape))
         self.swap_array(np.ascontiguousarray(array, np.uint8).copy())
         self.undo_stack.setClean()
 

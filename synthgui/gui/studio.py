@@ -47,6 +47,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self._dicom = None
         self.last_image: np.ndarray | None = None
         self.last_error: str | None = None
+        self._render_error_shown: str | None = None  # the render failure last shown in a dialog
         self.edit_times: dict[int, tuple[float, float]] = {}  # render id -> (oldest, newest) edit it shows
         self._last_edit = 0.0
         self.render_seconds = 0.0  # worker time of the render on screen
@@ -447,6 +448,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             return  # stale, or from the engine of a model replaced meanwhile
         self.last_image = image
         self.render_seconds = seconds
+        self._render_error_shown = None  # a later failure is news again
         self.preview.set_image(image, job.id)
         self.time_label.setText(f"render: {seconds * 1000:.0f} ms")
         if self._dirty_since is not None:
@@ -457,9 +459,14 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
     def _render_failed(self, job, message: str) -> None:
         if self.sender() not in (None, self.bridge):
             return
-        self.last_error = message
         self.stale_label.setText("● render failed")
-        self.statusBar().showMessage(f"Render failed: {message}", 10000)
+        if message != self._render_error_shown:  # once per distinct failure, not once per edit of a stroke
+            self._render_error_shown = message
+            self.show_error("Render failed", f"{message}\n\nThe mask is kept. Try another device (Model menu), "
+                            "a smaller model, or save the project and restart.")
+        else:
+            self.statusBar().showMessage(f"Render failed: {message}", 10000)
+        self.last_error = message
         if self._dirty_since is not None:
             self._submit_if_idle()
 

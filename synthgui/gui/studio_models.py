@@ -18,6 +18,14 @@ from .settings import app_settings, push_recent, recent
 
 DOMAIN_BRUSH = {"skin": 10, "fundus": 2, "mri": 6}
 FOV_NAMES = ("retina", "fov", "field of view", "field-of-view")
+DEVICES = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"),
+           ("mps", "Apple GPU (Metal)"))
+
+
+def chosen_device() -> str:
+    """The device the user picked in Model > Device; listed without importing torch (start-up)."""
+    value = str(app_settings().value("studio/device", "auto"))
+    return value if value in dict(DEVICES) else "auto"
 
 
 class StudioModels:
@@ -25,8 +33,10 @@ class StudioModels:
 
     # --- models ---------------------------------------------------------------------------------
 
-    def load_model_path(self, path: str, device: str | None = "auto") -> None:
-        """Load a model on a worker; the window stays usable and keeps the current model meanwhile."""
+    def load_model_path(self, path: str, device: str | None = None) -> None:
+        """Load a model on a worker; the window stays usable and keeps the current model meanwhile.
+        ``device`` None means the user's choice in Model > Device."""
+        device = device or chosen_device()
         self.statusBar().showMessage(f"Loading model {Path(path).name}...")
         loader = ModelLoader(str(path), device)
         loader.signals.loaded.connect(self._model_loaded, Qt.ConnectionType.QueuedConnection)
@@ -146,6 +156,20 @@ class StudioModels:
             self.model_menu.addSeparator()
             for p in recent_models:
                 self.model_menu.addAction(f"{display_name(p)} - {p}", lambda p=p: self.load_model_path(p))
+        self.model_menu.addSeparator()
+        devices = self.model_menu.addMenu("&Device")
+        current = chosen_device()
+        for key, label in DEVICES:
+            act = devices.addAction(label, lambda k=key: self.set_device(k))
+            act.setCheckable(True)
+            act.setChecked(key == current)
+
+    def set_device(self, device: str) -> None:
+        """Remember the device and reload the current model there (e.g. the CPU after a GPU runs out of memory).
+        A device this machine lacks gives the loader's message and keeps the model that is loaded."""
+        app_settings().setValue("studio/device", device)
+        if self.model is not None:
+            self.load_model_path(str(self.model.entry.weights), device)
 
     def _open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Generators (*.pth *.pt *.safetensors *.json);;All files (*)")

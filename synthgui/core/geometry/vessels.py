@@ -43,6 +43,12 @@ class VesselParams:
     arcade_curvature: float = 0.7  # how strongly temporal trunks bend around the macula (rad per radius)
     fovea_distance: float = 0.55  # disc-to-fovea distance, in FOV radii
     max_length: float = 2.5  # a vessel stops after this length even if still wide
+    taper: float = 0.004  # fraction of calibre lost per step along a vessel
+    twig_rate: float = 0.0  # short thin side twigs per FOV radius of vessel length (fitting chose none)
+    twig_length: float = 0.1  # their mean length, in FOV radii
+    gap_rate: float = 0.0  # breaks per FOV radius in thin vessels (faint capillaries drawn in pieces)
+    gap_length: float = 0.04  # mean length of a break, in FOV radii
+    thin_tortuosity: float = 2.0  # thin vessels turn this many times more than thick ones (set by eye)
 
     @classmethod
     def from_json(cls, data: dict) -> "VesselParams":
@@ -70,6 +76,8 @@ class _Segment:
     width: float
     curvature: float
     length: float = 0.0
+    max_length: float = math.inf
+    gap: int = 0  # steps left undrawn
 
 
 def _murray_split(rng: np.random.Generator, width: float) -> tuple[float, float, float, float]:
@@ -84,7 +92,11 @@ def _murray_split(rng: np.random.Generator, width: float) -> tuple[float, float,
 
 
 def grow_tree(rng: np.random.Generator, p: VesselParams, c: VesselControls) -> tuple[list[tuple[np.ndarray, np.ndarray, float]], np.ndarray, np.ndarray]:
-    """Segments (start, end, width) in FOV radii, the disc centre and the fovea."""
+    """Segments (start, end, width) in FOV radii, the disc centre and the fovea.
+
+    Besides Murray splits, vessels put out short thin twigs, and thin vessels wander more and
+    break into pieces: manual masks draw the faintest capillaries as short fragments, and those
+    fragments are most of a real mask's end points."""
     eye = c.eye or ("left" if rng.random() < 0.5 else "right")
     nasal = 1.0 if eye == "right" else -1.0  # image x of the nasal side (right eye: disc on the right)
     disc = np.array([nasal * abs(rng.normal(p.disc_x, p.disc_x_sd)), rng.normal(p.disc_y, p.disc_y_sd)])
@@ -104,10 +116,12 @@ def grow_tree(rng: np.random.Generator, p: VesselParams, c: VesselControls) -> t
     stack = trunks
     rate = p.branch_rate * c.density
     sd = p.tortuosity * c.tortuosity
-    while stack and len(segments) < 20000:
+    thin = 2.0 * p.min_width
+    while stack and len(segments) < 30000:
         v = stack.pop()
-        while v.width >= p.min_width and v.length < p.max_length:
-            v.angle += v.curvature * p.step + rng.normal(0, sd)
+        while v.width >= p.min_width and v.length < min(p.max_length, v.max_length):
+            turn = sd * (p.thin_tortuosity if v.width < thin else 1.0)
+            v.angle += v.curvature * p.step + rng.normal(0, turn)
             to_fovea = fovea - v.pos
             dist_f = float(np.hypot(*to_fovea))
             if dist_f < 0.2:  # the fovea is avascular: turn away from it
@@ -116,9 +130,18 @@ def grow_tree(rng: np.random.Generator, p: VesselParams, c: VesselControls) -> t
             end = v.pos + p.step * np.array([math.cos(v.angle), math.sin(v.angle)])
             if np.hypot(*end) > 1.02:
                 break
-            segments.append((v.pos, end, v.width))
+            if v.gap > 0:
+                v.gap -= 1
+            else:
+                segments.append((v.pos, end, v.width))
+                if v.width < thin and rng.random() < p.gap_rate * p.step:
+                    v.gap = 1 + int(rng.exponential(p.gap_length / p.step))
             v.pos, v.length = end, v.length + p.step
             v.curvature *= 0.975  # arcades straighten out as they leave the disc
+            if rng.random() < p.twig_rate * c.density * p.step and v.length > 0.08:
+                side = 1 if rng.random() < 0.5 else -1
+                stack.append(_Segment(v.pos.copy(), v.angle + side * rng.uniform(0.6, 1.4), p.min_width * rng.uniform(1.0, 1.6),
+                                      rng.normal(0, 0.5), max_length=float(rng.exponential(p.twig_length))))
             if rng.random() < rate * p.step * (1.0 if v.length > 0.08 else 0.0):
                 big, small, a_big, a_small = _murray_split(rng, v.width)
                 side = 1 if rng.random() < 0.5 else -1
@@ -126,7 +149,7 @@ def grow_tree(rng: np.random.Generator, p: VesselParams, c: VesselControls) -> t
                 v.angle += side * a_big
                 v.width = big
             else:
-                v.width *= 1 - 0.004  # gentle taper along the vessel
+                v.width *= 1 - p.taper  # taper along the vessel
     return segments, disc, fovea
 
 
@@ -196,7 +219,7 @@ def locate_disc(vessels: np.ndarray, fov: np.ndarray) -> tuple[float, float]:
 
 
 def fit_vessels(real: dict[str, dict], discs: list[tuple[float, float]], fov_radii: list[float],
-                grid: dict[str, tuple[float, ...]] | None = None, n: int = 12) -> tuple[VesselParams, list[dict]]:
+                grid: dict[str, tuple[float, ...]] | None = None, n: int = 8) -> tuple[VesselParams, list[dict]]:
     """Fitted parameters: disc position and FOV size measured directly, calibre and branching by search.
 
     ``real`` holds the real masks' summaries per measure (``stats.summarise``). Trunk width,
@@ -213,16 +236,19 @@ def fit_vessels(real: dict[str, dict], discs: list[tuple[float, float]], fov_rad
         disc_y=float(np.mean(d[:, 1])),
         disc_y_sd=float(np.std(d[:, 1])),
     )
-    grid = grid or {"trunk_width": (0.018, 0.021, 0.024), "branch_rate": (3.5, 4.5, 5.5), "min_width": (0.0025, 0.004)}
+    grid = grid or {"trunk_width": (0.018, 0.02, 0.022), "branch_rate": (3.5, 4.5), "min_width": (0.0025, 0.003),
+                    "taper": (0.004, 0.007), "gap_rate": (8.0, 15.0, 20.0), "gap_length": (0.04, 0.08)}
+    names = list(grid)
     search = []
-    for tw, br, mw in itertools.product(grid["trunk_width"], grid["branch_rate"], grid["min_width"]):
-        params = VesselParams(**{**asdict(base), "trunk_width": tw, "branch_rate": br, "min_width": mw})
+    for values in itertools.product(*(grid[k] for k in names)):
+        chosen = dict(zip(names, values))
+        params = VesselParams(**{**asdict(base), **chosen})
         gen = []
         for seed in range(n):
             lm = propose_vessels(VESSEL_ANALYSIS_SIZE, 10_000 + seed, params)
             gen.append(vessel_measures(lm == VESSEL, lm != OUTSIDE))
         cost = sum(compare_to_summary(m, [g[m] for g in gen], real[m]).normalised for m in VESSEL_MEASURES)
-        search.append({"trunk_width": tw, "branch_rate": br, "min_width": mw, "cost": round(float(cost), 4)})
+        search.append({**chosen, "cost": round(float(cost), 4)})
     best = min(search, key=lambda r: r["cost"])
-    chosen = {k: best[k] for k in ("trunk_width", "branch_rate", "min_width")}
+    chosen = {k: best[k] for k in names}
     return VesselParams(**{**asdict(base), **chosen}), search
