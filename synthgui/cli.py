@@ -14,7 +14,7 @@ from typing import Sequence
 from . import __version__
 
 # Modules under synthgui.commands, in the order ``--help`` lists them.
-COMMANDS = ("render", "models", "train", "prepare", "export", "study", "rate", "gui", "selftest")
+COMMANDS = ("render", "models", "train", "train_gan", "prepare", "export", "study", "rate", "gui", "selftest")
 
 
 def build_parser() -> argparse.ArgumentParser:
