@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -36,12 +38,54 @@ def table(title: str, rows) -> None:
         print(f"{r.measure:16} {r.real_median:12.4f} {r.generated_median:12.4f} {r.wasserstein:10.4f} {r.normalised:10.3f} {ks}")
 
 
+def compare_vessel_gan(args, real: list[dict] | None, summary: dict, source: str, procedural: list[dict]) -> None:
+    """The mask GAN against the same real masks: its samples upsampled (bicubic) to the analysis size
+    and read by grey level; the procedural trees drawn at the GAN's side and upsampled the same way
+    give the like-for-like row, since a small GAN cannot draw one-pixel vessels at 512."""
+    import cv2
+
+    from synthgui.core.engine import Engine
+    from synthgui.core.models import load_model
+    from vessel_gan_data import LEVELS, decode
+
+    model = load_model(args.vessel_gan)
+    side = model.card.resolution
+    samples = Engine(model, device="cpu").sample(args.vessels, seed=0).images[..., 0]
+
+    def up(grey: np.ndarray) -> np.ndarray:
+        return cv2.resize(grey, (VESSEL_ANALYSIS_SIZE, VESSEL_ANALYSIS_SIZE), interpolation=cv2.INTER_CUBIC)
+
+    def rows_for(measured: list[dict]) -> list:
+        if real is not None:
+            return [compare_samples(k, [g[k] for g in measured], [r[k] for r in real]) for k in VESSEL_MEASURES]
+        return [compare_to_summary(k, [g[k] for g in measured], summary[k]) for k in VESSEL_MEASURES]
+
+    gan = []
+    for grey in samples:
+        vessels, fov = decode(up(grey))
+        if fov.sum() > 0.2 * fov.size:
+            gan.append(vessel_measures(vessels, fov))
+    table(f"fundus: {len(gan)} of {len(samples)} vessel GAN samples ({side} px, upsampled) vs {source}", rows_for(gan))
+    small = []
+    for s in range(args.vessels):
+        lm = propose("fundus", side, s)
+        grey = np.choose(lm, [LEVELS["outside"], LEVELS["retina"], LEVELS["vessel"]]).astype(np.uint8)
+        small.append(vessel_measures(*decode(up(grey))))
+    table(f"fundus: {args.vessels} procedural trees drawn at {side} px and upsampled the same way vs {source}", rows_for(small))
+    costs = {name: sum(r.normalised for r in rows_for(m)) for name, m in
+             (("vessel GAN", gan), (f"procedural at {side} px", small), (f"procedural at {VESSEL_ANALYSIS_SIZE} px", procedural))}
+    print("summed W1/spread over the vessel measures (lower is closer): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lesions", type=int, default=300)
     ap.add_argument("--vessels", type=int, default=40)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--vessel-gan", help="a vessel mask DCGAN (synthgui train-gan on bench/vessel_gan_data.py images) "
+                    "to compare with the procedural trees")
     args = ap.parse_args()
     have_data = args.data.is_dir() and not args.summary_only
     summaries = fitted()["summaries"]
@@ -63,7 +107,7 @@ def main() -> None:
     t = time.perf_counter()
     maps = [propose("fundus", VESSEL_ANALYSIS_SIZE, s) for s in range(args.vessels)]
     per_tree = (time.perf_counter() - t) / args.vessels
-    gen = [vessel_measures(m == VESSEL, m != OUTSIDE) for m in maps]
+    gen = vessel_gen = [vessel_measures(m == VESSEL, m != OUTSIDE) for m in maps]
     if have_data:
         from fit_geometry import real_vessel_masks
 
@@ -74,6 +118,8 @@ def main() -> None:
         rows = [compare_to_summary(k, [g[k] for g in gen], summaries["fundus"][k]) for k in VESSEL_MEASURES]
         source = "the committed CHASE_DB1 + HRF summary"
     table(f"fundus: {args.vessels} procedural vessel trees vs {source} (FOV spans {VESSEL_ANALYSIS_SIZE} px)", rows)
+    if args.vessel_gan:
+        compare_vessel_gan(args, real if have_data else None, summaries["fundus"], source, vessel_gen)
     gen = [lesion_measures(propose("mri", 256, s) == 2) for s in range(args.lesions)]
     if have_data:
         from fit_geometry import real_brain_masks
@@ -85,7 +131,8 @@ def main() -> None:
         rows = [compare_to_summary(k, [g[k] for g in gen], summaries["mri"][k]) for k in LESION_MEASURES]
         source = "the committed LGG summary"
     table(f"mri: {args.lesions} proposed abnormalities vs {source} (analysis {LESION_ANALYSIS_SIZE} px)", rows)
-    print("\nvessel mask GAN baseline: not trained (only the fitted procedural model was measured)")
+    if not args.vessel_gan:
+        print("\nvessel mask GAN: not measured (pass --vessel-gan PATH)")
     print(f"time per proposal: lesion {LESION_ANALYSIS_SIZE} px {per_lesion * 1000:.1f} ms (with measuring), "
           f"vessel tree {VESSEL_ANALYSIS_SIZE} px {per_tree * 1000:.0f} ms")
 

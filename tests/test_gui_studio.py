@@ -408,6 +408,25 @@ def test_fundus_model_switches_palette_tools_and_canvas(window, qtbot, tmp_path)
     qtbot.waitUntil(lambda: w.preview.image is not None and w.last_error is None, timeout=30000)
 
 
+def test_mri_model_starts_with_a_brain_outline_and_paints_the_abnormality(window, qtbot, tmp_path):
+    from synthgui.core.card import Encoding, LabelClass, ModelCard
+    from synthgui.core.networks import GeneratorSpec
+    from tests.helpers import write_model
+
+    card = ModelCard(name="tiny-mri", domain="mri", encoding=Encoding("palette"), resolution=256,
+                     classes=[LabelClass(0, "background", (0, 0, 0)), LabelClass(1, "brain", (90, 90, 90)),
+                              LabelClass(2, "abnormality", (255, 255, 255))])
+    path = write_model(tmp_path, GeneratorSpec(ngf=4), card, name="mri")
+    w = window
+    with qtbot.waitSignal(w.model_ready, timeout=60000):
+        w.load_model_path(str(path))
+    lm = w.doc.label_map
+    assert set(np.unique(lm).tolist()) == {0, 1} and 0.2 < (lm == 1).mean() < 0.8  # a brain, no tumour yet
+    assert lm[128, 128] == 1 and lm[0, 0] == 0
+    assert w.canvas.label == 2 and w.brush_size.value() == 6 and not w.tone_panel.isVisible()
+    assert w.doc.undo_stack.isClean()  # a fresh canvas, not an edit
+
+
 def test_switching_models_drops_the_old_engines_results(loaded, qtbot, tiny_model):
     w = loaded
     old = w.bridge

@@ -18,6 +18,7 @@ from .settings import app_settings, push_recent, recent
 
 DOMAIN_BRUSH = {"skin": 10, "fundus": 2, "mri": 6}
 FOV_NAMES = ("retina", "fov", "field of view", "field-of-view")
+BRAIN_NAMES = ("brain", "brain tissue", "tissue", "parenchyma")
 DEVICES = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"),
            ("mps", "Apple GPU (Metal)"))
 
@@ -187,21 +188,40 @@ def _list_model_entries() -> list[tuple[str, str, str]]:
 
 
 def blank_mask(card: ModelCard | None, size: int) -> np.ndarray:
-    """A new mask for the model's domain: empty skin, or a fundus field of view ready for vessels."""
+    """A new mask for the model's domain: empty skin, a fundus field of view ready for vessels, or
+    an MRI slice's brain outline (from the fitted brain shapes) ready for a tumour."""
     from synthgui.core.masks import disk_label_map
 
     if card is not None and card.domain == "fundus":
         fov = next((c for c in card.foreground_classes if c.name.lower() in FOV_NAMES), None)
         if fov is not None:
             return disk_label_map(size, 0.46, fov.id)
+    brain = _brain_class(card)
+    if brain is not None:
+        from synthgui.core.geometry import propose
+
+        outline = propose("mri", size, 0, tumour=False) > 0
+        return np.where(outline, brain.id, 0).astype(np.uint8)
     return np.zeros((size, size), np.uint8)
 
 
+def _brain_class(card: ModelCard | None):
+    if card is None or card.domain != "mri":
+        return None
+    return next((c for c in card.foreground_classes if c.name.lower() in BRAIN_NAMES), None)
+
+
 def default_label(card: ModelCard) -> int:
-    """The class a brush paints first: vessels on a fundus model, else the first foreground class."""
+    """The class a brush paints first: vessels on a fundus model, the abnormality on an MRI model with
+    a brain class, else the first foreground class."""
     fg = card.foreground_classes
     if card.domain == "fundus":
         vessel = next((c for c in fg if "vessel" in c.name.lower()), None)
         if vessel is not None:
             return vessel.id
+    brain = _brain_class(card)
+    if brain is not None:  # the outline is there already: paint the abnormality into it
+        other = [c for c in fg if c.id != brain.id]
+        if other:
+            return other[0].id
     return fg[0].id if fg else 1
