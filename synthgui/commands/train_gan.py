@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rotate", action="store_true", help="also random quarter turns (orientation-free images)")
     p.add_argument("--no-flip", action="store_true")
+    p.add_argument("--diffaugment", action="store_true",
+                   help="translate and cut out real and fake images before the discriminator (DiffAugment): "
+                   "use it for datasets of a few hundred images or fewer")
     p.add_argument("--max-iterations", type=int, help="stop after this many iterations (a piece of a run)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--device", default="auto")
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     config = GanConfig(
         out_dir=str(args.out), name=args.name, size=args.size, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
         channels=args.channels, batch_size=args.batch_size, iterations=args.iterations, lr=args.lr, seed=args.seed,
-        device=args.device, threads=args.threads, flip=not args.no_flip, rotate=args.rotate,
+        device=args.device, threads=args.threads, flip=not args.no_flip, rotate=args.rotate, diffaugment=args.diffaugment,
         checkpoint_every_s=args.checkpoint_minutes * 60, preview_every=args.preview_every,
         max_iterations=args.max_iterations,
         command="synthgui " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume"),
