@@ -636,3 +636,54 @@ def test_device_menu_remembers_the_choice_and_reloads(loaded, qtbot):
         with qtbot.waitSignal(w.model_failed, timeout=60000) as failed:
             w.set_device("cuda")
         assert "CUDA" in failed.args[0] and w.model.name == name and w.bridge is not None  # the loaded model stays
+
+
+def test_icons_follow_a_palette_switch(window, qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    def ink(action) -> float:
+        img = action.icon().pixmap(32, 32).toImage()
+        values = [QColor(img.pixel(x, y)).lightness() for x in range(32) for y in range(32) if QColor.fromRgba(img.pixel(x, y)).alpha() > 200]
+        return float(np.mean(values))
+
+    brush = window.tool_actions["brush"]
+    app = QApplication.instance()
+    old = app.palette()
+    dark = QPalette(old)
+    dark.setColor(QPalette.ColorRole.WindowText, QColor(240, 240, 240))
+    dark.setColor(QPalette.ColorRole.Window, QColor(30, 30, 30))
+    light = QPalette(old)
+    light.setColor(QPalette.ColorRole.WindowText, QColor(10, 10, 10))
+    try:
+        app.setPalette(light)
+        qtbot.waitUntil(lambda: ink(brush) < 60, timeout=5000)
+        app.setPalette(dark)
+        qtbot.waitUntil(lambda: ink(brush) > 200, timeout=5000)  # light glyphs on the dark theme
+    finally:
+        app.setPalette(old)
+
+
+def test_high_dpi_canvas_maps_clicks_to_the_right_pixels():
+    """At a device pixel ratio of 2 a click still lands on the image pixel under it, and the canvas
+    is painted at full device resolution (no blurry upscaled backing store)."""
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM']='offscreen'; os.environ['QT_SCALE_FACTOR']='2'\n"
+        "from PySide6.QtCore import QEvent, QPointF, Qt\n"
+        "from PySide6.QtGui import QMouseEvent\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from synthgui.gui.studio import StudioWindow\n"
+        "w = StudioWindow(); w._confirm_discard = lambda: True; w.resize(1000, 600); w.show(); app.processEvents()\n"
+        "c = w.canvas; c.fit(); w.set_tool('brush'); w.set_brush_size(0)\n"
+        "p = c.transform().map(QPointF(40.5, 70.5))\n"
+        "for kind, b in ((QEvent.Type.MouseButtonPress, Qt.MouseButton.LeftButton), (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton)):\n"
+        "    QApplication.sendEvent(c, QMouseEvent(kind, p, c.mapToGlobal(p), Qt.MouseButton.LeftButton, b, Qt.KeyboardModifier.NoModifier))\n"
+        "lm = w.doc.label_map\n"
+        "grab = c.grab()\n"
+        "print(c.devicePixelRatioF(), int(lm[70, 40]), int(lm.sum()), grab.devicePixelRatio(), grab.width() == 2 * c.width())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    dpr, hit, total, grab_dpr, full = out.stdout.split()
+    assert float(dpr) == 2.0 and float(grab_dpr) == 2.0 and full == "True"
+    assert hit == "1" and total == "1"  # exactly the pixel under the pointer
