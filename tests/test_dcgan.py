@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from synthgui.core.card import Encoding, LabelClass, ModelCard
+from synthgui.core.card import Encoding, ModelCard
 from synthgui.core.checkpoints import infer_spec, save_state_dict
 from synthgui.core.dcgan import dcgan_output_size, dcgan_spec
 from synthgui.core.engine import Engine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -214,7 +213,6 @@ def test_existing_export_needs_resume_and_same_model(tmp_path, engine, mask_dir)
     with pytest.raises(SynthguiError, match="resume"):
         _export(out, engine, mask_dir, sweep=Sweep())
     other = load_model(write_model(tmp_path / "other", GeneratorSpec(ngf=4), skin_card(), name="other"))
-    from synthgui.core.networks import init_weights
     with pytest.raises(SynthguiError, match="weights differ"):
         ExportJob.open(out).check_model(other)
 

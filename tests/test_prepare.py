@@ -15,7 +15,6 @@ from synthgui.core.prepare import (
     case_id_lgg,
     estimate_skin_lab,
     fundus_fov,
-    prepare_dataset,
     prepare_fundus_pair,
     retone,
     skin_card_template,

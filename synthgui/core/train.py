@@ -11,7 +11,6 @@ interrupted run continues exactly. All files are written atomically.
 from __future__ import annotations
 
 import copy
-import csv
 import io
 import json
 import math
@@ -23,11 +22,11 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .atomic import write_bytes_atomic, write_text_atomic, write_with_atomic
+from .atomic import write_bytes_atomic, write_with_atomic
 from .card import ModelCard
 from .checkpoints import save_state_dict
+from .loss_log import append_row, trim_after
 from .datasets import PairSet, SampleMaker
 from .errors import SynthguiError
 from .networks import GeneratorSpec, NLayerDiscriminator, build_generator, init_weights
@@ -271,33 +270,17 @@ class Trainer:
     # --- outputs --------------------------------------------------------------------------------
 
     def _log(self, window: list[LossRecord], lr: float) -> None:
-        path = self.out / "loss_log.csv"
-        new = not path.exists()
-        row = {
+        append_row(self.out / "loss_log.csv", LOG_FIELDS, {
             "iteration": self.state.iteration,
             "epoch": self.state.epoch + self.state.position / max(1, len(self.state.order) or 1),
             **{k: float(np.mean([getattr(r, k) for r in window])) for k in ("G_GAN", "G_L1", "D_real", "D_fake")},
             "lr": lr,
             "seconds": round(self.state.seconds, 1),
-        }
-        with open(path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        })
 
     def _trim_log(self) -> None:
         """After a resume, drop log rows written past the checkpoint (they will be written again)."""
-        path = self.out / "loss_log.csv"
-        if not path.exists():
-            return
-        with open(path, newline="") as fh:
-            rows = [r for r in csv.DictReader(fh) if int(r["iteration"]) <= self.state.iteration]
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=LOG_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-        write_text_atomic(path, buf.getvalue())
+        trim_after(self.out / "loss_log.csv", LOG_FIELDS, self.state.iteration)
 
     def card_for_checkpoint(self) -> ModelCard | None:
         if self.card is None:

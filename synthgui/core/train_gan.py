@@ -11,7 +11,6 @@ example's ``netG`` state dict (so other DCGAN code loads them) with a model card
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -27,6 +26,7 @@ from .atomic import write_with_atomic
 from .card import Encoding, ModelCard
 from .checkpoints import save_state_dict
 from .dcgan import DCGANGenerator, dcgan_spec
+from .loss_log import append_row, trim_after
 from .errors import SynthguiError
 
 GAN_LOG_FIELDS = ("iteration", "loss_G", "loss_D", "D_real", "D_fake", "seconds")
@@ -303,26 +303,12 @@ class GanTrainer:
         _save_png(self.out / "preview_latest.png", grid)
 
     def _log(self, window: list[GanLoss]) -> None:
-        path = self.out / "loss_log.csv"
-        new = not path.exists()
-        row = {"iteration": self.state.iteration, "seconds": round(self.state.seconds, 1),
-               **{k: float(np.mean([getattr(r, k) for r in window])) for k in ("loss_G", "loss_D", "D_real", "D_fake")}}
-        with open(path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=GAN_LOG_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_row(self.out / "loss_log.csv", GAN_LOG_FIELDS, {
+            "iteration": self.state.iteration, "seconds": round(self.state.seconds, 1),
+            **{k: float(np.mean([getattr(r, k) for r in window])) for k in ("loss_G", "loss_D", "D_real", "D_fake")}})
 
     def _trim_log(self) -> None:
-        from .atomic import write_text_atomic
-
-        path = self.out / "loss_log.csv"
-        if not path.exists():
-            return
-        with open(path, newline="") as fh:
-            rows = [r for r in csv.DictReader(fh) if int(r["iteration"]) <= self.state.iteration]
-        lines = [",".join(GAN_LOG_FIELDS)] + [",".join(str(r[k]) for k in GAN_LOG_FIELDS) for r in rows]
-        write_text_atomic(path, "\n".join(lines) + "\n")
+        trim_after(self.out / "loss_log.csv", GAN_LOG_FIELDS, self.state.iteration)
 
 
 def load_image_folder(folder: str | Path, size: int, channels: int) -> np.ndarray:

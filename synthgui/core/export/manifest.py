@@ -154,7 +154,7 @@ def write_card(out_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]]) 
         "",
         "## Files",
         "",
-        f"- `images/`: the rendered images; `masks/`: the exact conditioning label map of each (paletted PNG, pixel value = class id)",
+        "- `images/`: the rendered images; `masks/`: the exact conditioning label map of each (paletted PNG, pixel value = class id)",
         f"- `{CSV}` / `{JOURNAL}`: one row per image with every parameter, the seed, the model identity and the image's SHA-256",
         f"- `{PLAN}`: the export's plan (used by `--resume`)",
         "",
