@@ -98,6 +98,19 @@ class LossRecord:
     D_fake: float
 
 
+def start_run(out_dir: str, device: str, threads: int | None, seed: int) -> tuple[Path, torch.device]:
+    """The run folder, the device, a thread-limited CPU and a seeded torch: how every trainer starts."""
+    from .engine import select_device
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = select_device(device)
+    if dev.type == "cpu" and threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    return out, dev
+
+
 class Trainer:
     """Owns G, D, optimisers and schedule; ``run`` trains until done, stopped or ``max_iterations``."""
 
@@ -105,14 +118,7 @@ class Trainer:
         if len(train) == 0:
             raise SynthguiError("no training pairs")
         self.config, self.card = config, card
-        self.out = Path(config.out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        from .engine import select_device
-
-        self.device = select_device(config.device)
-        if self.device.type == "cpu" and config.threads:
-            torch.set_num_threads(config.threads)
-        torch.manual_seed(config.seed)
+        self.out, self.device = start_run(config.out_dir, config.device, config.threads, config.seed)
         spec = config.spec
         self.G = build_generator(spec).to(self.device)
         self.D = NLayerDiscriminator(spec.input_nc + spec.output_nc, config.ndf, config.n_layers_d, spec.norm).to(self.device)

@@ -138,15 +138,10 @@ class GanTrainer:
                                 f"not {images.shape[1:]}")
         if len(images) == 0:
             raise SynthguiError("no training images")
-        self.config, self.images = config, images
-        self.out = Path(config.out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        from .engine import select_device
+        from .train import start_run
 
-        self.device = select_device(config.device)
-        if self.device.type == "cpu" and config.threads:
-            torch.set_num_threads(config.threads)
-        torch.manual_seed(config.seed)
+        self.config, self.images = config, images
+        self.out, self.device = start_run(config.out_dir, config.device, config.threads, config.seed)
         self.spec = dcgan_spec(nz=config.nz, ngf=config.ngf, nc=config.channels, size=config.size)
         self.G = DCGANGenerator(self.spec).to(self.device)
         self.D = DCGANDiscriminator(config.size, config.channels, config.ndf).to(self.device)
