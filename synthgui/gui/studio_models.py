@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QFileDialog
 
 from synthgui.core.card import ModelCard, generic_card
@@ -159,11 +160,13 @@ class StudioModels:
                 self.model_menu.addAction(f"{display_name(p)} - {p}", lambda p=p: self.load_model_path(p))
         self.model_menu.addSeparator()
         devices = self.model_menu.addMenu("&Device")
+        group = QActionGroup(devices)  # one device at a time: shown as radio items
         current = chosen_device()
         for key, label in DEVICES:
             act = devices.addAction(label, lambda k=key: self.set_device(k))
             act.setCheckable(True)
             act.setChecked(key == current)
+            group.addAction(act)
 
     def set_device(self, device: str) -> None:
         """Remember the device and reload the current model there (e.g. the CPU after a GPU runs out of memory).
