@@ -100,15 +100,18 @@ def test_stroke_paints_the_mask_and_the_preview_follows(loaded, qtbot):
     w.set_tool("brush")
     w.set_brush_size(6)
     first = w.preview.image_id
-    before_image = w.last_image.copy()
+    # a skin model on an empty mask renders nothing (it never saw skin without a lesion): a hint instead
+    assert w.preview.image is None and "Draw a lesion" in w.preview.placeholder
     stroke(w.canvas, [(60, 60), (90, 70), (120, 100), (140, 140)])
     lm = w.doc.label_map
     assert lm[60, 60] == 1 and lm[140, 140] == 1 and lm[100, 120] == 1 and lm[10, 10] == 0
     assert w.doc.undo_stack.count() == 1  # one drag = one step
     wait_rendered(w, qtbot)
-    assert w.preview.image_id > first
-    assert not np.array_equal(w.last_image, before_image)
+    assert w.preview.image_id > first and w.preview.image is not None
     assert w.stale_label.text() == ""
+    w.doc.undo_stack.undo()  # the lesion is gone again: back to the hint, no stale render left on screen
+    qtbot.waitUntil(lambda: w.preview.image is None, timeout=10000)
+    assert "Draw a lesion" in w.preview.placeholder
 
 
 def test_undo_redo_restore_exact_masks(loaded, qtbot):
@@ -181,6 +184,8 @@ def test_skin_tone_changes_the_generator_input(loaded, qtbot):
     from synthgui.core.skin_tones import FITZPATRICK_RGB
 
     w = loaded
+    stroke(w.canvas, [(100, 100), (140, 120)])
+    wait_rendered(w, qtbot)
     w.tone_panel.buttons["V"].click()
     job = w.render_job()
     assert job.request.skin_tone == FITZPATRICK_RGB["V"]
@@ -443,11 +448,12 @@ def test_switching_models_drops_the_old_engines_results(loaded, qtbot, tiny_mode
     assert w.last_image is None or w.last_image.any()
 
 
-def test_export_image_mask_and_both(loaded, tmp_path):
+def test_export_image_mask_and_both(loaded, qtbot, tmp_path):
     from synthgui.core.masks import load_mask
 
     w = loaded
     stroke(w.canvas, [(100, 100), (150, 120)])
+    wait_rendered(w, qtbot)
     assert w.export("mask", tmp_path / "m.png")
     assert np.array_equal(load_mask(tmp_path / "m.png", w.card), w.doc.label_map)
     assert w.export("both", tmp_path / "case.png")

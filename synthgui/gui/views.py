@@ -410,6 +410,12 @@ class PreviewView(ImageView):
         self.image_id = render_id
         self.repaint()
 
+    def show_hint(self, text: str) -> None:
+        """No image, a line of text in its place (no model yet, or nothing this model can render)."""
+        self.image = None
+        self.placeholder = text
+        self.update()
+
     def set_mode(self, mode: str) -> None:
         self.mode = mode
         self.update()
