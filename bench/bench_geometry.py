@@ -72,6 +72,16 @@ def compare_vessel_gan(args, real: list[dict] | None, summary: dict, source: str
         grey = np.choose(lm, [LEVELS["outside"], LEVELS["retina"], LEVELS["vessel"]]).astype(np.uint8)
         small.append(vessel_measures(*decode(up(grey))))
     table(f"fundus: {args.vessels} procedural trees drawn at {side} px and upsampled the same way vs {source}", rows_for(small))
+    if args.data.is_dir():
+        from fit_geometry import real_vessel_masks
+        from vessel_gan_data import encode
+
+        train = np.stack([encode(v, f, side) for v, f in real_vessel_masks(args.data)]).astype(np.float32) / 255
+        gen_grey = samples.astype(np.float32) / 255
+        to_train = [float(np.abs(train - g).mean(axis=(1, 2)).min()) for g in gen_grey]
+        real_nn = [float(np.sort(np.abs(train - t).mean(axis=(1, 2)))[1]) for t in train]  # [0] is itself
+        print(f"memorisation: median L1 from a GAN sample to its nearest training mask {np.median(to_train):.4f} "
+              f"(min {min(to_train):.4f}); from a real mask to its nearest other real one {np.median(real_nn):.4f}")
     costs = {name: sum(r.normalised for r in rows_for(m)) for name, m in
              (("vessel GAN", gan), (f"procedural at {side} px", small), (f"procedural at {VESSEL_ANALYSIS_SIZE} px", procedural))}
     print("summed W1/spread over the vessel measures (lower is closer): "
