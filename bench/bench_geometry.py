@@ -1,13 +1,15 @@
 """How close are proposed masks to real ones? Distribution distances of each realism measure.
 
     python3 bench/bench_geometry.py [--lesions 300] [--vessels 40] [--data ../shared/data] [--summary-only]
+                                    [--vessel-gan RUN/latest_net_G.pth [--figure OUT.png]]
 
 For N generated masks per domain it prints, per measure, the real and generated medians, the
 Wasserstein-1 distance (in the measure's units and over the real spread) and, when the real
 masks are at hand, the two-sample KS statistic against all of them (ISIC: every 5th mask).
 Without ../shared/data (or with --summary-only) it compares with the committed summaries.
-Only the fitted procedural vessel model is measured: no vessel mask GAN was trained (70 masks,
-a shared 2-core CPU), so there is no GAN baseline here.
+``--vessel-gan`` adds a vessel mask DCGAN (``synthgui train-gan`` on ``bench/vessel_gan_data.py``
+images) against the same real masks, the procedural trees at the GAN's side for a like-for-like
+row, and a memorisation check against the training masks.
 """
 
 from __future__ import annotations
@@ -36,6 +38,25 @@ def table(title: str, rows) -> None:
     for r in rows:
         ks = f"{r.ks:6.3f}" if r.ks is not None else "     -"
         print(f"{r.measure:16} {r.real_median:12.4f} {r.generated_median:12.4f} {r.wasserstein:10.4f} {r.normalised:10.3f} {ks}")
+
+
+def write_vessel_figure(path: Path, train: np.ndarray, samples: np.ndarray, side: int, n: int = 4) -> None:
+    """Three rows at 256 px: real masks (as the GAN saw them), GAN samples, procedural trees."""
+    import cv2
+    from PIL import Image
+
+    from vessel_gan_data import LEVELS
+
+    def tile(grey: np.ndarray) -> np.ndarray:
+        return cv2.resize(grey, (256, 256), interpolation=cv2.INTER_CUBIC if grey.shape[0] < 256 else cv2.INTER_AREA)
+
+    real = [tile((train[i] * 255).astype(np.uint8)) for i in np.linspace(0, len(train) - 1, n).astype(int)]
+    gan = [tile(g) for g in samples[:n]]
+    proc = [np.choose(propose("fundus", 256, s), [LEVELS["outside"], LEVELS["retina"], LEVELS["vessel"]]).astype(np.uint8)
+            for s in range(n)]
+    rows = [np.concatenate(r, axis=1) for r in (real, gan, proc)]
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path, optimize=True)
+    print(f"figure: {path} (rows: real at {side} px, GAN at {side} px, procedural at 256 px)")
 
 
 def compare_vessel_gan(args, real: list[dict] | None, summary: dict, source: str, procedural: list[dict]) -> None:
@@ -82,6 +103,8 @@ def compare_vessel_gan(args, real: list[dict] | None, summary: dict, source: str
         real_nn = [float(np.sort(np.abs(train - t).mean(axis=(1, 2)))[1]) for t in train]  # [0] is itself
         print(f"memorisation: median L1 from a GAN sample to its nearest training mask {np.median(to_train):.4f} "
               f"(min {min(to_train):.4f}); from a real mask to its nearest other real one {np.median(real_nn):.4f}")
+    if args.figure and args.data.is_dir():
+        write_vessel_figure(args.figure, train, samples, side)
     costs = {name: sum(r.normalised for r in rows_for(m)) for name, m in
              (("vessel GAN", gan), (f"procedural at {side} px", small), (f"procedural at {VESSEL_ANALYSIS_SIZE} px", procedural))}
     print("summed W1/spread over the vessel measures (lower is closer): "
@@ -96,6 +119,7 @@ def main() -> None:
     ap.add_argument("--summary-only", action="store_true")
     ap.add_argument("--vessel-gan", help="a vessel mask DCGAN (synthgui train-gan on bench/vessel_gan_data.py images) "
                     "to compare with the procedural trees")
+    ap.add_argument("--figure", type=Path, help="with --vessel-gan: write rows of real | GAN | procedural masks here")
     args = ap.parse_args()
     have_data = args.data.is_dir() and not args.summary_only
     summaries = fitted()["summaries"]

@@ -1,6 +1,7 @@
 """Random retinal vessel trees inside a circular field of view: a fitted procedural model.
 
-Real vessel masks (CHASE_DB1, HRF) are too few (70) to train a mask GAN on a CPU, so the tree
+A mask GAN trained on the 70 real vessel masks (CHASE_DB1, HRF) at 128 px looks right as a whole but
+cannot draw one-pixel vessels (docs/geometry.md compares the two), so at full resolution the tree
 is grown by rules that follow retinal anatomy and the few free numbers are fitted to those masks:
   - the optic disc sits nasally, its offset from the centre drawn from where the thick vessels
     converge in real masks (``locate_disc``);
