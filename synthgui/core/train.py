@@ -111,6 +111,16 @@ def start_run(out_dir: str, device: str, threads: int | None, seed: int) -> tupl
     return out, dev
 
 
+def read_resume(path: Path) -> dict:
+    """A run's resume file, read without pickle; a missing, torn or foreign file is one clear error."""
+    if not path.is_file():
+        raise SynthguiError(f"nothing to resume: {path} does not exist")
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # a torn or foreign file: say so, touch nothing
+        raise SynthguiError(f"{path}: not a readable resume file ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+
+
 class Trainer:
     """Owns G, D, optimisers and schedule; ``run`` trains until done, stopped or ``max_iterations``."""
 
@@ -325,12 +335,7 @@ class Trainer:
 
     def load_resume(self) -> None:
         path = self.out / "resume.pt"
-        if not path.is_file():
-            raise SynthguiError(f"nothing to resume: {path} does not exist")
-        try:
-            data = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # a torn or foreign file: say so, touch nothing
-            raise SynthguiError(f"{path}: not a readable resume file ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+        data = read_resume(path)
         saved = TrainConfig.from_json(json.loads(data["config"]))
         if _plain(asdict(saved.spec)) != _plain(asdict(self.config.spec)):
             raise SynthguiError(f"{path}: the run was started with {saved.spec}, not {self.config.spec}")

@@ -251,19 +251,17 @@ class GanTrainer:
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "aug_rng": self.aug_rng.get_state(),
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
         }
         write_with_atomic(self.out / "resume.pt", lambda tmp: torch.save(resume, str(tmp)))
 
     def load_resume(self) -> None:
+        from .train import read_resume
+
         path = self.out / "resume.pt"
-        if not path.is_file():
-            raise SynthguiError(f"nothing to resume: {path} does not exist")
-        try:
-            data = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise SynthguiError(f"{path}: not a readable resume file ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+        data = read_resume(path)
         saved = json.loads(data["config"])
         for key in ("size", "nz", "ngf", "ndf", "channels"):
             if saved[key] != getattr(self.config, key):
@@ -273,6 +271,8 @@ class GanTrainer:
         self.opt_G.load_state_dict(data["opt_G"])
         self.opt_D.load_state_dict(data["opt_D"])
         torch.set_rng_state(data["torch_rng"])
+        if data.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(data["cuda_rng"])
         if "aug_rng" in data:
             self.aug_rng.set_state(data["aug_rng"])
         self.rng.bit_generator.state = json.loads(data["numpy_rng"])
