@@ -693,3 +693,21 @@ def test_high_dpi_canvas_maps_clicks_to_the_right_pixels():
     dpr, hit, total, grab_dpr, full = out.stdout.split()
     assert float(dpr) == 2.0 and float(grab_dpr) == 2.0 and full == "True"
     assert hit == "1" and total == "1"  # exactly the pixel under the pointer
+
+
+def test_lesion_erased_while_rendering_leaves_the_hint_not_a_stale_render(loaded, qtbot):
+    w = loaded
+    real_render = w.bridge.engine.render
+
+    def slow(*args, **kw):
+        time.sleep(0.4)
+        return real_render(*args, **kw)
+
+    w.bridge.engine.render = slow
+    stroke(w.canvas, [(60, 60), (90, 90)])
+    qtbot.waitUntil(lambda: w.bridge.busy(), timeout=5000)
+    w.doc.undo_stack.undo()  # the lesion goes while its render is still running
+    qtbot.waitUntil(lambda: w.bridge.idle_for_gui(), timeout=10000)
+    qtbot.waitUntil(lambda: w._dirty_since is None, timeout=5000)
+    assert w.preview.image is None and "Draw a lesion" in w.preview.placeholder
+    assert w.stale_label.text() == ""

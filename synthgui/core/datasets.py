@@ -177,7 +177,7 @@ class SampleMaker:
     def __call__(self, i: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
         image = self.pairs.images[i]
         source = self._labels[i] if self._labels is not None else self.pairs.masks[i]
-        if rng is not None and self.load_size > image.shape[0]:
+        if rng is not None and self.load_size:
             source, image = jitter_crop(rng, self.load_size, source, image)
         if rng is not None and self.flip:
             source, image = flip_augment(rng, self.rotate, source, image)

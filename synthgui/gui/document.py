@@ -20,6 +20,7 @@ from synthgui.core.painting import Box, UndoAtom
 UNDO_LIMIT = 100  # steps at most; each holds only its changed box
 UNDO_BUDGET_BYTES = 256 * 2**20  # the history's memory bound, even if every step replaced the whole map
 UNDO_MIN_STEPS = 8  # very large maps still keep this many steps (the bound then grows with the map)
+MASK_ALPHA = 150
 
 
 def undo_limit_for(shape: tuple[int, ...]) -> int:
@@ -29,7 +30,6 @@ def undo_limit_for(shape: tuple[int, ...]) -> int:
     so the count is derived from the map size whenever a new map starts a fresh history."""
     worst_step = 2 * int(np.prod(shape[:2]))
     return int(max(UNDO_MIN_STEPS, min(UNDO_LIMIT, UNDO_BUDGET_BYTES // max(1, worst_step))))
-MASK_ALPHA = 150
 
 
 class AtomCommand(QUndoCommand):

@@ -29,7 +29,7 @@ TOOL_KEYS = {"brush": ("1", "B"), "eraser": ("2", "E"), "fill": ("3", "F"), "pol
              "ellipse": ("5", "O"), "move": ("6", "M"), "eyedropper": ("7", "I")}
 
 
-NO_LESION_HINT = ("Draw a lesion to see it rendered: brush (B), ellipse (E), or Studio > Propose (Ctrl+R).\n\n"
+NO_LESION_HINT = ("Draw a lesion to see it rendered: brush (B), ellipse (O), or Studio > Propose (Ctrl+R).\n\n"
                   "This model learned from images that all show a lesion, so it renders nothing useful without one.")
 
 
@@ -432,9 +432,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         if self.bridge is None or self._dirty_since is None or self.bridge.busy():
             return
         if self.nothing_to_render():
-            self._dirty_since = None
-            self.stale_label.setText("")
-            self.preview.show_hint(NO_LESION_HINT)
+            self._show_no_lesion_hint()
             return
         job = self.render_job()
         edit_time, self._dirty_since = self._dirty_since, None
@@ -446,6 +444,11 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         """A skin model on a mask without a lesion: every training image showed one, so such a
         render is noise in a frame; a hint says what to do instead."""
         return self.card is not None and self.card.uses_skin_tone and not self.doc.label_map.any()
+
+    def _show_no_lesion_hint(self) -> None:
+        self._dirty_since = None
+        self.stale_label.setText("")
+        self.preview.show_hint(NO_LESION_HINT)
 
     def render_job(self):
         """What the preview renders now: the mask, tone, condition, seed and mode."""
@@ -461,7 +464,8 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         if self.bridge is None or self.sender() not in (None, self.bridge) or job.id != self.bridge.latest_id:
             return  # stale, or from the engine of a model replaced meanwhile
         if self.nothing_to_render():
-            return  # the lesion was erased while this rendered: the hint stays
+            self._show_no_lesion_hint()  # the lesion was erased while this rendered
+            return
         self.last_image = image
         self.render_seconds = seconds
         self._render_error_shown = None  # a later failure is news again

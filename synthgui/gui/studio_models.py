@@ -195,11 +195,10 @@ def blank_mask(card: ModelCard | None, size: int) -> np.ndarray:
     an MRI slice's brain outline (from the fitted brain shapes) ready for a tumour."""
     from synthgui.core.masks import disk_label_map
 
-    if card is not None and card.domain == "fundus":
-        fov = next((c for c in card.foreground_classes if c.name.lower() in FOV_NAMES), None)
-        if fov is not None:
-            return disk_label_map(size, 0.46, fov.id)
-    brain = _brain_class(card)
+    fov = _class_named(card, "fundus", FOV_NAMES)
+    if fov is not None:
+        return disk_label_map(size, 0.46, fov.id)
+    brain = _class_named(card, "mri", BRAIN_NAMES)
     if brain is not None:
         from synthgui.core.geometry import propose
 
@@ -208,10 +207,11 @@ def blank_mask(card: ModelCard | None, size: int) -> np.ndarray:
     return np.zeros((size, size), np.uint8)
 
 
-def _brain_class(card: ModelCard | None):
-    if card is None or card.domain != "mri":
+def _class_named(card: ModelCard | None, domain: str, names: tuple[str, ...]):
+    """The card's foreground class with one of ``names`` when the card is of ``domain``, else None."""
+    if card is None or card.domain != domain:
         return None
-    return next((c for c in card.foreground_classes if c.name.lower() in BRAIN_NAMES), None)
+    return next((c for c in card.foreground_classes if c.name.lower() in names), None)
 
 
 def default_label(card: ModelCard) -> int:
@@ -222,7 +222,7 @@ def default_label(card: ModelCard) -> int:
         vessel = next((c for c in fg if "vessel" in c.name.lower()), None)
         if vessel is not None:
             return vessel.id
-    brain = _brain_class(card)
+    brain = _class_named(card, "mri", BRAIN_NAMES)
     if brain is not None:  # the outline is there already: paint the abnormality into it
         other = [c for c in fg if c.id != brain.id]
         if other:
