@@ -4,7 +4,7 @@ Three runs over the same masks, model, mode and CPU threads:
   (a) bare forward: the engine's forward calls alone, on pre-encoded inputs, as ``render_inputs``
       makes them (one batched call in eval mode, one call per image otherwise); nothing written;
   (b) naive loop, as the reference ``test.py`` does: batch 1, synchronous: read the mask, encode,
-      forward, convert, ``PIL.Image.save`` one PNG per image;
+      forward (the eager module, as test.py runs it), convert, ``PIL.Image.save`` one PNG per image;
   (c) ``synthgui export``'s pipeline: batched, masks prepared ahead on a thread, PNG encoding and
       atomic writes (image + mask + journal row) in a thread pool.
 Prints a Markdown table. Usage:
@@ -114,19 +114,22 @@ def main() -> None:
         else:
             model = load_model(name)
         engine = Engine(model, device=args.device, threads=args.threads)
+        # test.py calls the eager module; the engine's traced graph (CPU) is part of what is measured.
+        eager = Engine(model, device=args.device, threads=args.threads, trace=False)
         mode = args.mode or model.card.default_mode
         mask_dir = tmp / "masks"
         make_masks(mask_dir, model.card)
         masks = sorted(mask_dir.glob("*.png"))
         inputs = np.stack([engine.encode(load_mask(m, model.card)) for m in masks])
         print(f"model {model.name} ({model.spec.name} ngf {model.spec.ngf}), device {engine.device}{' fp16' if engine.half else ''}, "
-              f"mode {mode}, batch {args.batch}, {args.count} images, torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
+              f"mode {mode}, batch {args.batch}, {args.count} images, torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, "
+              f"{'traced graph' if engine.trace else 'eager module'}")
         bare_forward(engine, inputs, min(args.batch, args.count), args.batch, mode)  # warm-up
         per_round = max(1, args.count // args.rounds)
         runs = [
             ("(a) bare forward (engine.forward only)", lambda r: bare_forward(engine, inputs, per_round, args.batch, mode)),
             ("(b) naive loop (test.py style: batch 1, sync, PIL save)",
-             lambda r: naive_loop(engine, masks, per_round, tmp / f"naive{r}", mode)),
+             lambda r: naive_loop(eager, masks, per_round, tmp / f"naive{r}", mode)),
             ("(c) synthgui export (PNG + mask + manifest)",
              lambda r: export_pipeline(engine, mask_dir, per_round, tmp / f"export{r}", args.batch, mode, args.workers)),
         ]

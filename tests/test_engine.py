@@ -140,3 +140,45 @@ def test_engine_output_equals_the_reference_forward_on_a_reference_checkpoint(tm
     with torch.no_grad():
         theirs = unet_forward(state, x, 8, "batch", True, mode)
     assert torch.allclose(ours, theirs, atol=1e-5, rtol=0), (ours - theirs).abs().max()
+
+
+@pytest.mark.parametrize("spec", [
+    GeneratorSpec(ngf=4, dropout=True),
+    GeneratorSpec(kind="resnet", ngf=4, n_blocks=2, norm="instance"),
+    GeneratorSpec(ngf=4, upsample="resize_conv"),
+], ids=["unet", "resnet-instance", "unet-resize-conv"])
+def test_the_traced_graph_gives_exactly_the_eager_output(tmp_path, spec):
+    """The CPU engine runs a traced graph (no GIL during the forward); it must be the same function."""
+    path = write_model(tmp_path, spec, skin_card())
+    traced = Engine(load_model(path), device="cpu", threads=1)
+    eager = Engine(load_model(path), device="cpu", threads=1, trace=False)
+    x = torch.rand(3, 3, 256, 256) * 2 - 1
+    for mode in ("reference", "deterministic", "eval"):
+        for seed in (1, 2):
+            for batch in (x[:1], x):
+                assert torch.equal(traced.forward(batch, mode, seed), eager.forward(batch, mode, seed)), (mode, seed, len(batch))
+    assert traced.trace and traced.trace_error is None
+    assert {key[0] for key in traced._graphs} == {"reference", "deterministic", "eval"}
+
+
+def test_a_failing_trace_falls_back_to_the_module(engine, monkeypatch):
+    expected = Engine(engine.model, device="cpu", threads=1, trace=False).render(disk_label_map(256), seed=3)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("tracer exploded")
+
+    monkeypatch.setattr(torch.jit, "trace", broken)
+    assert np.array_equal(engine.render(disk_label_map(256), seed=3), expected)
+    assert not engine.trace and "tracer exploded" in engine.trace_error
+
+
+def test_a_trace_that_disagrees_with_the_module_is_not_used(engine, monkeypatch):
+    expected = Engine(engine.model, device="cpu", threads=1, trace=False).render(disk_label_map(256), seed=3)
+    monkeypatch.setattr(torch.jit, "trace", lambda net, x, **kw: (lambda y: net(y) + 0.01))
+    assert np.array_equal(engine.render(disk_label_map(256), seed=3), expected)
+    assert not engine.trace and "differed" in engine.trace_error and not engine._graphs
+
+
+def test_warm_up_traces_the_default_mode(engine):
+    engine.warm_up()
+    assert [key[0] for key in engine._graphs] == [engine.card.default_mode]

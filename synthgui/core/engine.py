@@ -28,6 +28,7 @@ from .models import LoadedModel
 
 # fp16 on a GPU is used only where it stays this close to fp32 (max abs difference on the 0-255 scale).
 HALF_TOLERANCE_8BIT = 2.0
+MAX_GRAPHS = 8  # traced graphs kept per engine: (mode, input shape) pairs
 
 
 def available_devices() -> list[str]:
@@ -89,9 +90,16 @@ class Engine:
         device: str | None = "auto",
         threads: int | None = None,
         half: bool | None = None,
+        trace: bool | None = None,
     ) -> None:
         self.model = model
         self.device = select_device(device)
+        # A traced graph runs the whole forward in C++, without the GIL: the studio window's Python
+        # work no longer stalls the render between layers, and it saves the per-module Python calls.
+        # Only on the CPU, where it is verified bit-exact here; a GPU keeps the eager module.
+        self.trace = self.device.type == "cpu" if trace is None else bool(trace)
+        self.trace_error: str | None = None  # why tracing was given up, if it was
+        self._graphs: dict[tuple, Callable[[torch.Tensor], torch.Tensor]] = {}
         if self.device.type == "cpu":
             torch.set_num_threads(threads or default_cpu_threads())
         self.net = model.net.to(self.device)
@@ -159,10 +167,57 @@ class Engine:
                         with torch.autocast(self.device.type, dtype=torch.float16):
                             y = self.net(x)
                     else:
-                        y = self.net(x)
+                        y = self._module(mode, x)(x)
                 return y.float().cpu()
             finally:
                 self._set_mode("eval")
+
+    def _module(self, mode: str, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The traced graph for this mode and input shape, or the eager module when tracing is off
+        or has failed. Called with the mode set and the RNG seeded."""
+        if not self.trace or self.half:
+            return self.net
+        key = (mode, tuple(x.shape))
+        graph = self._graphs.get(key)
+        if graph is None:
+            graph = self._trace(x)
+            if graph is None:
+                return self.net
+            if len(self._graphs) >= MAX_GRAPHS:
+                self._graphs.pop(next(iter(self._graphs)))
+            self._graphs[key] = graph
+        return graph
+
+    def _trace(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """Trace the network on ``x`` and keep the graph only if it gives exactly the eager output
+        (same seed, so dropout draws match); any failure turns tracing off for this engine."""
+        import warnings
+
+        try:
+            with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.jit's deprecation and tracer warnings
+                torch.manual_seed(0)
+                graph = torch.jit.trace(self.net, x, check_trace=False)
+                torch.manual_seed(0)
+                expected = self.net(x)
+                torch.manual_seed(0)
+                same = torch.equal(graph(x), expected)
+        except Exception as exc:  # tracing is an optimisation: never a reason to fail a render
+            self.trace, self.trace_error = False, f"{type(exc).__name__}: {exc}"
+            return None
+        if not same:
+            self.trace, self.trace_error = False, "the traced graph's output differed from the module's"
+            return None
+        return graph
+
+    def warm_up(self, mode: str | None = None) -> None:
+        """One forward on a blank input of the model's shape, so the first real render does not pay
+        for tracing (about half a second on a CPU) or for the device's lazy start-up."""
+        if self.card.encoding.kind == "noise":
+            blank = np.zeros((1, self.input_nc, 1, 1), np.float32)
+        else:
+            blank = np.zeros((1, self.input_nc, self.card.resolution, self.card.resolution), np.float32)
+        self.forward(blank, mode, seed=0)
 
     def render_inputs(self, inputs: np.ndarray, seeds: Sequence[int], mode: str | None = None) -> RenderResult:
         """Render a batch. In ``eval``/``deterministic`` mode one batched forward; in ``reference``

@@ -38,6 +38,7 @@ class ModelLoader(QRunnable):
             try:
                 model = load_model(self.path)
                 engine = Engine(model, device=self.device)
+                engine.warm_up()
             except SynthguiError as exc:
                 self.signals.failed.emit(self.path, str(exc))
                 return

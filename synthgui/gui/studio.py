@@ -52,7 +52,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.last_image: np.ndarray | None = None
         self.last_error: str | None = None
         self._render_error_shown: str | None = None  # the render failure last shown in a dialog
-        self.edit_times: dict[int, tuple[float, float]] = {}  # render id -> (oldest, newest) edit it shows
+        self.edit_times: dict[int, tuple[float, float, float]] = {}  # render id -> (oldest, newest) edit it shows, submit time
         self._last_edit = 0.0
         self.render_seconds = 0.0  # worker time of the render on screen
         self._dirty_since: float | None = None
@@ -437,7 +437,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         job = self.render_job()
         edit_time, self._dirty_since = self._dirty_since, None
         job_id = self.bridge.submit(job)
-        self.edit_times[job_id] = (edit_time, self._last_edit)
+        self.edit_times[job_id] = (edit_time, self._last_edit, time.perf_counter())
         self.edit_times.pop(job_id - 64, None)
 
     def nothing_to_render(self) -> bool:
@@ -469,12 +469,12 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.last_image = image
         self.render_seconds = seconds
         self._render_error_shown = None  # a later failure is news again
-        self.preview.set_image(image, job.id)
-        self.time_label.setText(f"render: {seconds * 1000:.0f} ms")
         if self._dirty_since is not None:
-            self._submit_if_idle()
+            self._submit_if_idle()  # before painting: the worker starts on the newest mask while this frame is drawn
         else:
             self.stale_label.setText("")
+        self.preview.set_image(image, job.id)
+        self.time_label.setText(f"render: {seconds * 1000:.0f} ms")
 
     def _render_failed(self, job, message: str) -> None:
         if self.sender() not in (None, self.bridge):
