@@ -36,6 +36,11 @@ def apply_condition(label_map: np.ndarray, card: ModelCard, condition: str | Non
 
 def semantic_rgb(label_map: np.ndarray, card: ModelCard, skin_tone: RGB | None = None) -> np.ndarray:
     """The RGB semantic map (uint8 HxWx3) a palette/skin model sees; also what users look at."""
+    return _semantic_lut(label_map, card, skin_tone)[label_map]
+
+
+def _semantic_lut(label_map: np.ndarray, card: ModelCard, skin_tone: RGB | None) -> np.ndarray:
+    """Class id -> RGB (256x3 uint8), after checking that the map holds only the card's classes."""
     lut = np.zeros((256, 3), np.uint8)
     for c in card.classes:
         lut[c.id] = c.color
@@ -43,10 +48,11 @@ def semantic_rgb(label_map: np.ndarray, card: ModelCard, skin_tone: RGB | None =
         lut[1:] = 255
     if card.uses_skin_tone:
         lut[0] = skin_tone if skin_tone is not None else card.default_skin_tone
-    unknown = np.setdiff1d(np.unique(label_map), [c.id for c in card.classes] or [0, 1])
+    present = np.flatnonzero(np.bincount(label_map.ravel(), minlength=256))  # uint8: faster than np.unique
+    unknown = np.setdiff1d(present, [c.id for c in card.classes] or [0, 1])
     if unknown.size:
         raise SynthguiError(f"label map has class ids {unknown.tolist()} that model {card.name!r} does not know")
-    return lut[label_map]
+    return lut
 
 
 def _to_unit_range(channels_uint8: np.ndarray) -> np.ndarray:
@@ -66,15 +72,18 @@ def encode(
     lm = apply_condition(lm, card, request.condition)
     kind = card.encoding.kind
     if kind in ("skin", "palette", "rgb"):
-        rgb = semantic_rgb(lm, card, request.skin_tone)
+        lut = _semantic_lut(lm, card, request.skin_tone)
+        if input_nc == 3:
+            # One gather from a float table straight into CHW: the same values as converting the
+            # uint8 map, without the HxWx3 intermediates (the export's producer encodes every image).
+            return np.take(_to_unit_range(lut).T, lm, axis=1)
+        rgb = lut[lm]
         if input_nc == 1:
             # PIL 'L' conversion, as the reference's Grayscale(1) transform does.
             c = rgb.astype(np.uint32)
             grey = (c[..., 0] * 299 + c[..., 1] * 587 + c[..., 2] * 114 + 500) // 1000
             return _to_unit_range(grey.astype(np.uint8))[None]
-        if input_nc != 3:
-            raise SynthguiError(f"a {kind} encoding makes 1 or 3 channels, the generator takes {input_nc}")
-        return _to_unit_range(rgb).transpose(2, 0, 1).copy()
+        raise SynthguiError(f"a {kind} encoding makes 1 or 3 channels, the generator takes {input_nc}")
     if kind == "onehot":
         ids = [c.id for c in sorted(card.classes, key=lambda c: c.id)]
         if len(ids) != input_nc:
