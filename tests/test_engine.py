@@ -182,3 +182,30 @@ def test_a_trace_that_disagrees_with_the_module_is_not_used(engine, monkeypatch)
 def test_warm_up_traces_the_default_mode(engine):
     engine.warm_up()
     assert [key[0] for key in engine._graphs] == [engine.card.default_mode]
+
+
+def test_seeded_dropout_draws_the_same_mask_in_either_memory_layout():
+    from synthgui.core.networks import SeededDropout
+
+    x = torch.rand(1, 8, 6, 6) + 0.5
+    nchw, nhwc = x.contiguous(), x.contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(4)
+    expected = SeededDropout(0.5).train()(nchw)
+    torch.manual_seed(4)
+    got = SeededDropout(0.5).train()(nhwc)
+    assert torch.equal(got, expected) and got.is_contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(4)  # a plain Dropout draws in memory order: the layout would change the variation
+    assert not torch.equal(torch.nn.Dropout(0.5).train()(nhwc), expected)
+
+
+def test_channels_last_keeps_every_seed_s_variation(tmp_path):
+    """The CPU engine runs channels-last (faster); a seed must still pick the same image as NCHW."""
+    path = write_model(tmp_path, GeneratorSpec(ngf=4, dropout=True), skin_card())
+    fast = Engine(load_model(path), device="cpu", threads=1)
+    plain = Engine(load_model(path), device="cpu", threads=1, channels_last=False, trace=False)
+    assert fast.channels_last and not plain.channels_last
+    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    for mode in ("reference", "deterministic", "eval"):
+        for seed in (1, 2):
+            assert torch.allclose(fast.forward(x, mode, seed), plain.forward(x, mode, seed), atol=1e-4, rtol=0), (mode, seed)
+    assert not torch.allclose(fast.forward(x, "reference", 1), plain.forward(x, "reference", 2), atol=1e-2)

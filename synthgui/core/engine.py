@@ -91,6 +91,7 @@ class Engine:
         threads: int | None = None,
         half: bool | None = None,
         trace: bool | None = None,
+        channels_last: bool | None = None,
     ) -> None:
         self.model = model
         self.device = select_device(device)
@@ -103,6 +104,12 @@ class Engine:
         if self.device.type == "cpu":
             torch.set_num_threads(threads or default_cpu_threads())
         self.net = model.net.to(self.device)
+        # oneDNN's convolutions run about 40 % faster on channels-last tensors (measured on the
+        # bundled skin model at 1 and 2 threads); outputs agree with NCHW to about 1e-6, and
+        # SeededDropout keeps the seeded masks. A GPU keeps NCHW until that path is measured.
+        self.channels_last = self.device.type == "cpu" if channels_last is None else bool(channels_last)
+        if self.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
         if half and self.device.type == "cpu":
             raise SynthguiError("half precision is only used on a GPU")
         self._lock = threading.Lock()
@@ -159,6 +166,8 @@ class Engine:
             self._set_mode(mode)
             try:
                 x = x.to(self.device)
+                if self.channels_last and x.dim() == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 devices = [self.device.index or 0] if self.device.type == "cuda" else []
                 with torch.random.fork_rng(devices=devices, enabled=seed is not None):
                     if seed is not None:
