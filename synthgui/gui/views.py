@@ -404,11 +404,12 @@ class PreviewView(ImageView):
             self.update(self.transform().mapRect(QRectF(rect).adjusted(-1, -1, 1, 1)).toAlignedRect())
 
     def set_image(self, rgb: np.ndarray, render_id: int) -> None:
-        """Show a new render now: painted at once rather than at the next event-loop pass, so the
-        frame is on screen before the next render starts competing for the CPU."""
+        """Show a new render at the next event-loop pass: the window has just handed the worker its
+        next job, and returning to the loop first lets the worker take the interpreter lock and
+        start at once instead of waiting for this paint."""
         self.image = qimage_rgb(rgb)
         self.image_id = render_id
-        self.repaint()
+        self.update()
 
     def show_hint(self, text: str) -> None:
         """No image, a line of text in its place (no model yet, or nothing this model can render)."""
