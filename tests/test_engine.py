@@ -209,3 +209,12 @@ def test_channels_last_keeps_every_seed_s_variation(tmp_path):
         for seed in (1, 2):
             assert torch.allclose(fast.forward(x, mode, seed), plain.forward(x, mode, seed), atol=1e-4, rtol=0), (mode, seed)
     assert not torch.allclose(fast.forward(x, "reference", 1), plain.forward(x, "reference", 2), atol=1e-2)
+
+
+def test_describe_says_how_the_engine_runs(engine, monkeypatch):
+    engine.warm_up()
+    assert engine.describe() == "cpu, 1 thread, channels-last, traced graph"
+    monkeypatch.setattr(torch.jit, "trace", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no jit")))
+    other = Engine(engine.model, device="cpu", threads=1)
+    other.warm_up()
+    assert "eager (tracing failed: RuntimeError: no jit)" in other.describe()

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     label_map = load_mask(args.mask, model.card)
     if args.condition:
         model.card.class_by_name(args.condition)
-    engine = Engine(model, device=args.device, threads=os.cpu_count())
+    engine = Engine(model, device=args.device, threads=os.cpu_count(), trace=False)  # one image: tracing would not pay
     start = time.perf_counter()
     image = engine.render(label_map, EncodeRequest(skin_tone=tone, condition=args.condition), seed=args.seed, mode=args.mode)
     save_image(args.out, image)

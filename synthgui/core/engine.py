@@ -133,6 +133,21 @@ class Engine:
         self.half = False
         return float((full - reduced).abs().max()) * 127.5
 
+    def describe(self) -> str:
+        """How this engine runs, for status lines and the self-test: device, precision, layout, graph."""
+        parts = [str(self.device)]
+        if self.half:
+            parts.append("fp16")
+        if self.device.type == "cpu":
+            parts.append(f"{torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}")
+        if self.channels_last:
+            parts.append("channels-last")
+        if self.trace:
+            parts.append("traced graph")
+        elif self.trace_error:
+            parts.append(f"eager (tracing failed: {self.trace_error})")
+        return ", ".join(parts)
+
     @property
     def card(self):
         return self.model.card

@@ -63,7 +63,7 @@ def studio_check(model: str, timeout_s: float = 120.0) -> str:
                    and window.bridge.idle_for_gui(), timeout_s, "the preview to show the stroke")
         if window.last_error:
             raise SynthguiError(f"render failed: {window.last_error}")
-        return f"{painted} px stroke rendered in {window.render_seconds * 1000:.0f} ms on {window.bridge.engine.device}"
+        return f"{painted} px stroke rendered in {window.render_seconds * 1000:.0f} ms on {window.bridge.engine.describe()}"
     finally:
         window.shutdown()
         _dispose(window)
