@@ -218,3 +218,18 @@ def test_describe_says_how_the_engine_runs(engine, monkeypatch):
     other = Engine(engine.model, device="cpu", threads=1)
     other.warm_up()
     assert "eager (tracing failed: RuntimeError: no jit)" in other.describe()
+
+
+def test_the_engine_s_thread_count_holds_on_any_calling_thread(engine):
+    """OpenMP's thread count is per thread: a thread that predates the engine must not use all cores."""
+    seen = []
+
+    def call() -> None:
+        torch.set_num_threads(2)  # as a thread with its own (default) count
+        engine.render(disk_label_map(256), seed=1)
+        seen.append(torch.get_num_threads())
+
+    t = threading.Thread(target=call)
+    t.start()
+    t.join()
+    assert seen == [1] and engine.threads == 1

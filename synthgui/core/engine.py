@@ -101,8 +101,9 @@ class Engine:
         self.trace = self.device.type == "cpu" if trace is None else bool(trace)
         self.trace_error: str | None = None  # why tracing was given up, if it was
         self._graphs: dict[tuple, Callable[[torch.Tensor], torch.Tensor]] = {}
-        if self.device.type == "cpu":
-            torch.set_num_threads(threads or default_cpu_threads())
+        self.threads = (threads or default_cpu_threads()) if self.device.type == "cpu" else None
+        if self.threads:
+            torch.set_num_threads(self.threads)
         self.net = model.net.to(self.device)
         # oneDNN's convolutions run about 40 % faster on channels-last tensors (measured on the
         # bundled skin model at 1 and 2 threads); outputs agree with NCHW to about 1e-6, and
@@ -138,8 +139,8 @@ class Engine:
         parts = [str(self.device)]
         if self.half:
             parts.append("fp16")
-        if self.device.type == "cpu":
-            parts.append(f"{torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}")
+        if self.threads:
+            parts.append(f"{self.threads} thread{'s' if self.threads > 1 else ''}")
         if self.channels_last:
             parts.append("channels-last")
         if self.trace:
@@ -178,6 +179,10 @@ class Engine:
         if x.dim() == 3:
             x = x.unsqueeze(0)
         with self._lock, torch.inference_mode():
+            if self.threads and torch.get_num_threads() != self.threads:
+                # OpenMP keeps a thread count per calling thread: a thread that was running when
+                # the engine was built (the GUI's main thread, say) would otherwise use all cores.
+                torch.set_num_threads(self.threads)
             self._set_mode(mode)
             try:
                 x = x.to(self.device)
@@ -218,7 +223,8 @@ class Engine:
         import warnings
 
         try:
-            with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+            devices = [self.device.index or 0] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch.jit's deprecation and tracer warnings
                 torch.manual_seed(0)
                 graph = torch.jit.trace(self.net, x, check_trace=False)
