@@ -85,7 +85,7 @@ def naive_loop(engine: Engine, masks: list[Path], count: int, out: Path, mode: s
     return count / (time.perf_counter() - start)
 
 
-def export_pipeline(engine: Engine, mask_dir: Path, count: int, out: Path, batch: int, mode: str, workers: int) -> float:
+def export_pipeline(engine: Engine, mask_dir: Path, count: int, out: Path, batch: int, mode: str, workers: int | None) -> float:
     sweep = Sweep(seeds=max(1, count // N_MASKS), sample=count if count % N_MASKS else None)
     job = ExportJob.create(out, engine.model, folder_sources(mask_dir), sweep, ExportOptions(batch=batch, mode=mode, workers=workers))
     start = time.perf_counter()
@@ -99,7 +99,7 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="default: the bundled default model, else an untrained unet_256 ngf 32")
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=None, help="default: the export's (half the cores, 2 to 8)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--mode", default=None, choices=["reference", "deterministic", "eval"], help="default: the card's")
     ap.add_argument("--threads", type=int, default=os.cpu_count())

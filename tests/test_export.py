@@ -330,3 +330,12 @@ def test_one_export_process_per_folder(tmp_path, engine, mask_dir):
         with pytest.raises(SynthguiError, match="another export"):
             job.run(engine)
     assert job.run(engine).done == 2
+
+
+def test_writer_threads_follow_the_machine(monkeypatch):
+    from synthgui.core.export import run as export_run
+
+    for cores, expected in ((1, 2), (2, 2), (6, 3), (16, 8), (64, 8), (None, 2)):
+        monkeypatch.setattr(export_run.os, "cpu_count", lambda cores=cores: cores)
+        assert export_run.default_workers() == expected, cores
+    assert ExportOptions().workers is None  # resolved where the export runs, so a resume on another machine adapts

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="DICOM IOD (auto: VL Photographic for skin models, else Secondary Capture)")
     p.add_argument("--aligned", action="store_true", help="also write mask|image pairs in the pix2pix aligned layout")
     p.add_argument("--batch", type=int, default=8, help="images per engine call")
-    p.add_argument("--workers", type=int, default=2, help="encoding/writing threads")
+    p.add_argument("--workers", type=int, default=None, help="encoding/writing threads (default: half the cores, 2 to 8)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--resume", action="store_true",
                    help="finish the export already in OUT (its stored masks, sweep and options are used; those given now are ignored)")

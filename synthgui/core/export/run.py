@@ -37,6 +37,13 @@ from .sweep import Plan, Sweep, Variant, apply_variant
 FORMATS = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg", "dicom": ".dcm"}
 
 
+def default_workers() -> int:
+    """Encoding/writing threads: half the cores, 2 to 8. A GPU renders a reference-mode image in a
+    few milliseconds, about what one PNG takes to encode, so a big machine needs several writers;
+    on a small one the threads mostly wait (PNG encoding and file writes release the GIL)."""
+    return max(2, min(8, (os.cpu_count() or 2) // 2))
+
+
 @dataclass
 class ExportOptions:
     format: str = "png"
@@ -45,7 +52,7 @@ class ExportOptions:
     aligned: bool = False  # also write mask|image pairs in the pix2pix aligned layout
     mode: str | None = None  # test-time mode; None = the model card's default
     batch: int = 8
-    workers: int = 2  # encoding/writing threads
+    workers: int | None = None  # encoding/writing threads; None: default_workers() on the machine that runs it
     dicom_kind: str = "auto"  # "secondary-capture", "photographic" or auto (photographic for skin models)
     export_seed: int = 0  # seeds random locations
 
@@ -216,8 +223,9 @@ class ExportJob:
         journal = manifest.Journal(self.out_dir)
         ready: queue.Queue = queue.Queue(maxsize=2)
         producer = threading.Thread(target=self._produce, args=(engine, todo, ready, cancel, state, warn), daemon=True)
-        pool = ThreadPoolExecutor(max_workers=max(1, self.options.workers), thread_name_prefix="synthgui-export")
-        slots = threading.Semaphore(2 * self.options.batch + self.options.workers)
+        workers = max(1, self.options.workers or default_workers())
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synthgui-export")
+        slots = threading.Semaphore(2 * self.options.batch + workers)
         interrupted: BaseException | None = None
 
         def report(message: str = "") -> None:

@@ -1,0 +1,104 @@
+"""Which engine options pay on a device: traced graph, channels-last, half precision.
+
+For the bundled default model (or ``--model``), each variant renders the same masks in the card's
+mode and in ``eval``, batch 1 (the studio, and export's reference mode) and batch 8 (export's eval
+mode). It prints a Markdown table: median ms per image, speed-up against the plain eager fp32 NCHW
+module, and the largest difference from that module's output (on the 0-255 scale, and as uint8
+pixels that differ), so a variant that changes images is visible at once. The CPU engine's defaults
+(traced, channels-last) were chosen from this table; on a GPU they stay off until it is read there.
+
+    python bench/engine_variants.py [--device cuda] [--model NAME|PATH] [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from synthgui.core.engine import Engine  # noqa: E402
+from synthgui.core.masks import disk_label_map, ellipse_label_map  # noqa: E402
+from synthgui.core.models import default_model_name, load_model  # noqa: E402
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_forward(engine: Engine, x: np.ndarray, mode: str, runs: int) -> float:
+    """Median seconds per image over ``runs`` calls after two warm-ups (tracing happens in those)."""
+    seed = None if mode != "reference" else 7
+    for _ in range(2):
+        engine.forward(x, mode, seed)
+    times = []
+    for _ in range(runs):
+        synchronize(engine.device)
+        t0 = time.perf_counter()
+        engine.forward(x, mode, seed)
+        synchronize(engine.device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) / len(x)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: the engine's)")
+    args = ap.parse_args()
+    name = args.model or default_model_name()
+    if name is None:
+        print("no bundled default model; pass --model", file=sys.stderr)
+        return 2
+    model = load_model(name)
+    device = torch.device(args.device)
+    variants = [("eager fp32 NCHW", dict(trace=False, channels_last=False, half=False)),
+                ("traced", dict(trace=True, channels_last=False, half=False)),
+                ("channels-last", dict(trace=False, channels_last=True, half=False)),
+                ("traced + channels-last", dict(trace=True, channels_last=True, half=False))]
+    if device.type == "cuda":
+        variants += [("fp16 autocast", dict(trace=False, channels_last=False, half=True)),
+                     ("fp16 autocast + channels-last", dict(trace=False, channels_last=True, half=True))]
+    rng = np.random.default_rng(0)
+    fg = model.card.foreground_classes[0].id if model.card.foreground_classes else 1
+    masks = [ellipse_label_map(model.card.resolution, tuple(rng.uniform(20, 90, 2)), float(rng.uniform(0, 180)), label=fg)
+             for _ in range(7)] + [disk_label_map(model.card.resolution, 0.2)]
+    base = Engine(model, device=args.device, threads=args.threads, trace=False, channels_last=False, half=False)
+    inputs = np.stack([base.encode(m) for m in masks])
+    modes = sorted({model.card.default_mode, "eval"}, key=["reference", "deterministic", "eval"].index)
+    cases = [(mode, batch) for mode in modes for batch in (1, 8) if not (mode == "reference" and batch == 8)]
+    reference = {case: base.forward(inputs[: case[1]], case[0], 7 if case[0] == "reference" else None) for case in cases}
+    timing_base: dict = {}
+    print(f"model {model.name} ({model.spec.name} ngf {model.spec.ngf}), device {device}, "
+          f"{f'threads {base.threads}' if device.type == 'cpu' else torch.cuda.get_device_name(device)}, torch {torch.__version__}")
+    print("| variant | mode | batch | ms/image | speed-up | max diff (0-255) | uint8 pixels changed |")
+    print("|---|---|---|---|---|---|---|")
+    for label, options in variants:
+        # Every variant gets its own copy of the weights: channels-last converts the module in place.
+        engine = Engine(load_model(name), device=args.device, threads=args.threads, **options)
+        for case in cases:
+            mode, batch = case
+            x = inputs[:batch]
+            seconds = time_forward(engine, x, mode, args.runs)
+            timing_base.setdefault(case, seconds)
+            out = engine.forward(x, mode, 7 if mode == "reference" else None)
+            diff = float((out - reference[case]).abs().max()) * 127.5
+            to8 = lambda t: ((t.numpy() + 1.0) * 127.5 + 0.5).clip(0, 255).astype(np.uint8)  # noqa: E731
+            changed = int((to8(out) != to8(reference[case])).any(axis=1).sum())
+            note = f" ({engine.trace_error})" if engine.trace_error else ""
+            print(f"| {label}{note} | {mode} | {batch} | {seconds * 1000:.2f} | {timing_base[case] / seconds:.2f}x | "
+                  f"{diff:.3f} | {changed} of {batch * out.shape[-1] * out.shape[-2]} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
