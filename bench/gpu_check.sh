@@ -29,9 +29,15 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, keep its output
     tail -n 25 "$out/$name.txt"
 }
 step machine 30 bash -c 'nvidia-smi -L; nproc; python3 -c "import torch, PySide6, cv2; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(), PySide6.__file__, PySide6.__version__, cv2.__version__)"'
-step variants 90 python3 bench/engine_variants.py --device "$device" --runs 30
-step ui 90 python3 bench/bench_ui.py --device "$device" --seconds 6
-step export 210 python3 bench/bench_export.py --device "$device" --count 1000 --rounds 2
-step engine 60 python3 bench/bench_engine.py --devices "$device" --ngf 16 64 --batch 1 8
-step tests 120 python3 -m pytest -q -p no:cacheprovider tests/test_engine.py tests/test_export.py
+qt=()  # Qt's own system libraries, only where the machine lacks them (see gpu_prepare.sh)
+if ! python3 -c "import PySide6.QtWidgets" > /dev/null 2>&1 && [ -d /tmp/synthgui-gpu/site/syslibs ]; then
+    qt=(env "LD_LIBRARY_PATH=/tmp/synthgui-gpu/site/syslibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+    echo "PySide6 needs the carried system libraries here"
+fi
+# Limits add up to 480 s, inside the call's timeout_s=540 with the start and the unpacking.
+step variants 60 python3 bench/engine_variants.py --device "$device" --runs 30
+step ui 60 "${qt[@]}" python3 bench/bench_ui.py --device "$device" --seconds 6
+step export 180 python3 bench/bench_export.py --device "$device" --count 1000 --rounds 2
+step engine 45 python3 bench/bench_engine.py --devices "$device" --ngf 16 64 --batch 1 8
+step tests 105 "${qt[@]}" python3 -m pytest -q -p no:cacheprovider tests/test_engine.py tests/test_export.py
 echo "gpu_check: done in $SECONDS s; results in $out"

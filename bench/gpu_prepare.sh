@@ -50,6 +50,13 @@ for plugin in (plugins / "platforms").iterdir():
         plugin.unlink()
 PY
 find "$dest" -name "*.pyi" -delete
+# System libraries Qt links to (EGL, fontconfig, xkbcommon, ...) that a CUDA image may lack. They
+# are used only as a fallback (gpu_check.sh tries without them first): never libc, libstdc++ or zlib.
+mkdir -p "$dest/syslibs"
+for f in "$dest"/PySide6/Qt/lib/*.so* "$dest"/PySide6/Qt/plugins/*/*.so "$dest"/PySide6/*.abi3.so; do
+    LD_LIBRARY_PATH="$dest/PySide6/Qt/lib:$dest/shiboken6" ldd "$f" 2>/dev/null | awk '/=> \// {print $3}'
+done | sort -u | grep -v -e "$dest" -e '/libc\.so' -e '/libm\.so' -e '/libdl\.so' -e '/libpthread\.so' -e '/librt\.so' \
+    -e '/libstdc++' -e '/libgcc_s' -e '/ld-linux' -e '/libz\.so' | while read -r lib; do cp -L "$lib" "$dest/syslibs/"; done
 # Still about 110 MB unpacked (Qt's ICU data alone is 31 MB): carried as xz, about 28 MB.
 mkdir -p "$root/.gpu"
 tar -C "$work" -cJf "$root/.gpu/site.tar.xz" site

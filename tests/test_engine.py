@@ -184,18 +184,60 @@ def test_warm_up_traces_the_default_mode(engine):
     assert [key[0] for key in engine._graphs] == [engine.card.default_mode]
 
 
-def test_seeded_dropout_draws_the_same_mask_in_either_memory_layout():
-    from synthgui.core.networks import SeededDropout
+def test_channels_last_renders_do_not_depend_on_the_thread_count(tmp_path):
+    """Batch statistics reduce over the image; on channels-last tensors the reduction would be split
+    by thread count, and the same seed would give other bytes on another machine."""
+    path = write_model(tmp_path, GeneratorSpec(ngf=8, dropout=True), skin_card())
+    lms = [disk_label_map(256, r) for r in (0.15, 0.3)]
+    renders = {}
+    for threads in (1, 2):
+        engine = Engine(load_model(path), device="cpu", threads=threads)
+        renders[threads] = [engine.render(lm, seed=s, mode=m) for lm in lms for s in (1, 2) for m in ("reference", "deterministic")]
+    assert all(np.array_equal(a, b) for a, b in zip(renders[1], renders[2]))
 
-    x = torch.rand(1, 8, 6, 6) + 0.5
-    nchw, nhwc = x.contiguous(), x.contiguous(memory_format=torch.channels_last)
-    torch.manual_seed(4)
-    expected = SeededDropout(0.5).train()(nchw)
-    torch.manual_seed(4)
-    got = SeededDropout(0.5).train()(nhwc)
-    assert torch.equal(got, expected) and got.is_contiguous(memory_format=torch.channels_last)
-    torch.manual_seed(4)  # a plain Dropout draws in memory order: the layout would change the variation
-    assert not torch.equal(torch.nn.Dropout(0.5).train()(nhwc), expected)
+
+def test_engines_of_both_layouts_can_share_a_model(tmp_path):
+    path = write_model(tmp_path, GeneratorSpec(ngf=4, dropout=True), skin_card())
+    model = load_model(path)
+    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    fast = Engine(model, device="cpu", threads=1)
+    before = fast.forward(x, "reference", 3)
+    plain = Engine(model, device="cpu", threads=1, channels_last=False)
+    alone = Engine(load_model(path), device="cpu", threads=1, channels_last=False)
+    assert torch.equal(plain.forward(x, "reference", 3), alone.forward(x, "reference", 3))
+    assert torch.equal(fast.forward(x, "reference", 3), before)
+    assert "channels-last" not in plain.describe() and "channels-last" in fast.describe()
+
+
+def test_an_input_error_is_raised_and_leaves_tracing_on(engine):
+    with pytest.raises(RuntimeError):
+        engine.forward(torch.zeros(1, 5, 256, 256), "eval", None)
+    assert engine.trace and engine.trace_error is None
+    engine.render(disk_label_map(256), seed=1)
+    assert engine._graphs
+
+
+def test_seeded_renders_in_two_engines_at_once_stay_reproducible(tmp_path):
+    """Seeds set the process-wide RNG; two engines rendering at the same time must not draw each
+    other's dropout masks (the studio's preview while an export runs)."""
+    path = write_model(tmp_path, GeneratorSpec(ngf=4, dropout=True), skin_card())
+    engines = [Engine(load_model(path), device="cpu", threads=1) for _ in range(2)]
+    lm = disk_label_map(256)
+    expected = {s: engines[0].render(lm, seed=s) for s in range(4)}
+    wrong = []
+
+    def work(engine: Engine) -> None:
+        for _ in range(10):
+            for s in range(4):
+                if not np.array_equal(engine.render(lm, seed=s), expected[s]):
+                    wrong.append(s)
+
+    threads = [threading.Thread(target=work, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
 
 
 def test_channels_last_keeps_every_seed_s_variation(tmp_path):

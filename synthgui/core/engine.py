@@ -11,9 +11,11 @@ switched off for the call), so switching to ``eval`` later still sees the traine
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -25,6 +27,14 @@ from .card import MODES
 from .encoding import EncodeRequest, encode, to_uint8_image
 from .errors import SynthguiError
 from .models import LoadedModel
+
+# Seeded renders set the process-wide RNG, which every engine shares: one lock keeps two engines
+# (the studio's and an export's, or a model being loaded) from drawing each other's dropout masks.
+_RNG_LOCK = threading.RLock()
+# torch.jit.trace is deprecated in favour of torch.compile/export, neither of which gives a graph
+# that runs without the GIL or a compiler; its warnings (and the tracer's) are expected here.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=DeprecationWarning)
+warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
 
 # fp16 on a GPU is used only where it stays this close to fp32 (max abs difference on the 0-255 scale).
 HALF_TOLERANCE_8BIT = 2.0
@@ -81,6 +91,51 @@ class RenderJob:
     id: int = 0
 
 
+# Layers that draw random numbers or reduce over the image: on channels-last tensors their results
+# would depend on the memory order (a seed would pick other dropout masks) and, for the reductions,
+# on how many threads split them (the same seed would give other bytes on another machine).
+_NCHW_ISLANDS = (nn.Dropout, nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
+
+
+def _to_nchw(module: nn.Module, args: tuple) -> tuple | None:
+    if not module.training or args[0].dim() != 4:
+        return None  # running statistics, dropout off: elementwise, any layout gives the same numbers
+    return (args[0].contiguous(),)
+
+
+def _back_to_channels_last(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
+    if not module.training or output.dim() != 4:
+        return None
+    return output.contiguous(memory_format=torch.channels_last)
+
+
+def _with_layout(net: nn.Module, channels_last: bool) -> nn.Module:
+    """The network in the memory layout this engine runs. The first engine on a model takes its
+    network as it is (converting in place: a copy would double the memory); an engine that wants
+    the other layout than an earlier one works on a copy, so neither changes under the other."""
+    want = "channels_last" if channels_last else "nchw"
+    claimed = getattr(net, "_synthgui_layout", None)
+    if claimed == want:
+        return net
+    if claimed is not None:
+        import copy
+
+        net = copy.deepcopy(net)
+        for m in net.modules():
+            for hooks in (m._forward_pre_hooks, m._forward_hooks):
+                for key in [k for k, fn in hooks.items() if fn in (_to_nchw, _back_to_channels_last)]:
+                    del hooks[key]
+        net = net.to(memory_format=torch.contiguous_format)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        for m in net.modules():
+            if isinstance(m, _NCHW_ISLANDS):
+                m.register_forward_pre_hook(_to_nchw)
+                m.register_forward_hook(_back_to_channels_last)
+    net._synthgui_layout = want
+    return net
+
+
 class Engine:
     """Runs a loaded generator on one device. Thread-safe: calls are serialised by a lock."""
 
@@ -109,8 +164,7 @@ class Engine:
         # bundled skin model at 1 and 2 threads); outputs agree with NCHW to about 1e-6, and
         # SeededDropout keeps the seeded masks. A GPU keeps NCHW until that path is measured.
         self.channels_last = self.device.type == "cpu" if channels_last is None else bool(channels_last)
-        if self.channels_last:
-            self.net = self.net.to(memory_format=torch.channels_last)
+        self.net = _with_layout(self.net, self.channels_last)
         if half and self.device.type == "cpu":
             raise SynthguiError("half precision is only used on a GPU")
         self._lock = threading.Lock()
@@ -143,7 +197,7 @@ class Engine:
             parts.append(f"{self.threads} thread{'s' if self.threads > 1 else ''}")
         if self.channels_last:
             parts.append("channels-last")
-        if self.trace:
+        if self.trace and not self.half:
             parts.append("traced graph")
         elif self.trace_error:
             parts.append(f"eager (tracing failed: {self.trace_error})")
@@ -189,7 +243,8 @@ class Engine:
                 if self.channels_last and x.dim() == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
                 devices = [self.device.index or 0] if self.device.type == "cuda" else []
-                with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+                seeded = _RNG_LOCK if seed is not None else contextlib.nullcontext()
+                with seeded, torch.random.fork_rng(devices=devices, enabled=seed is not None):
                     if seed is not None:
                         torch.manual_seed(int(seed))
                     if self.half:
@@ -219,22 +274,20 @@ class Engine:
 
     def _trace(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """Trace the network on ``x`` and keep the graph only if it gives exactly the eager output
-        (same seed, so dropout draws match); any failure turns tracing off for this engine."""
-        import warnings
-
-        try:
-            devices = [self.device.index or 0] if self.device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch.jit's deprecation and tracer warnings
+        (same seed, so dropout draws match); a failure of the tracer turns tracing off for this
+        engine. The eager run comes first: an error there (a wrong input, memory) is the caller's."""
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with _RNG_LOCK, torch.random.fork_rng(devices=devices):
+            torch.manual_seed(0)
+            expected = self.net(x)
+            try:
                 torch.manual_seed(0)
                 graph = torch.jit.trace(self.net, x, check_trace=False)
                 torch.manual_seed(0)
-                expected = self.net(x)
-                torch.manual_seed(0)
                 same = torch.equal(graph(x), expected)
-        except Exception as exc:  # tracing is an optimisation: never a reason to fail a render
-            self.trace, self.trace_error = False, f"{type(exc).__name__}: {exc}"
-            return None
+            except Exception as exc:  # tracing is an optimisation: never a reason to fail a render
+                self.trace, self.trace_error = False, f"{type(exc).__name__}: {exc}"
+                return None
         if not same:
             self.trace, self.trace_error = False, "the traced graph's output differed from the module's"
             return None

@@ -16,22 +16,6 @@ import torch
 from torch import nn
 
 NORMS = ("batch", "instance", "none")
-
-
-class SeededDropout(nn.Dropout):
-    """Dropout whose mask is drawn in NCHW order whatever the activation's memory layout.
-
-    The engine runs channels-last on the CPU (much faster convolutions there), but a Bernoulli
-    mask is drawn in memory order: without this a seed would pick a different variation than the
-    reference implementation's, and than the same seed did before. No parameters: checkpoints
-    are unaffected."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or x.dim() != 4 or x.is_contiguous():
-            return super().forward(x)
-        channels_last = x.is_contiguous(memory_format=torch.channels_last)
-        y = super().forward(x.contiguous())
-        return y.contiguous(memory_format=torch.channels_last) if channels_last else y
 UPSAMPLES = ("transpose", "resize_conv")
 
 
@@ -149,7 +133,7 @@ class UnetSkipConnectionBlock(nn.Module):
                 norm_layer(outer_nc),
             ]
             if use_dropout:
-                layers.append(SeededDropout(0.5))
+                layers.append(nn.Dropout(0.5))
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -191,7 +175,7 @@ class ResnetBlock(nn.Module):
             nn.ReLU(True),
         ]
         if use_dropout:
-            layers.append(SeededDropout(0.5))
+            layers.append(nn.Dropout(0.5))
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, bias=bias), norm_layer(dim)]
         self.conv_block = nn.Sequential(*layers)
 

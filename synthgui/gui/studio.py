@@ -475,6 +475,9 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             self.stale_label.setText("")
         self.preview.set_image(image, job.id)
         self.time_label.setText(f"render: {seconds * 1000:.0f} ms")
+        tip = f"The generator runs on {self.bridge.engine.describe()}"
+        if tip != self.device_label.toolTip():  # e.g. tracing given up on a new input shape
+            self.device_label.setToolTip(tip)
 
     def _render_failed(self, job, message: str) -> None:
         if self.sender() not in (None, self.bridge):

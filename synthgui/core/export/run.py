@@ -48,7 +48,7 @@ def default_workers() -> int:
 class ExportOptions:
     format: str = "png"
     quality: int = 95  # JPEG
-    png_compression: int = 1  # zlib level: lossless either way; 1 writes fastest (see _png)
+    png_compression: int = 1  # zlib level; with the RLE strategy of _png (OpenCV >= 4.10) it barely matters
     aligned: bool = False  # also write mask|image pairs in the pix2pix aligned layout
     mode: str | None = None  # test-time mode; None = the model card's default
     batch: int = 8
@@ -223,7 +223,7 @@ class ExportJob:
         journal = manifest.Journal(self.out_dir)
         ready: queue.Queue = queue.Queue(maxsize=2)
         producer = threading.Thread(target=self._produce, args=(engine, todo, ready, cancel, state, warn), daemon=True)
-        workers = max(1, self.options.workers or default_workers())
+        workers = max(1, default_workers() if self.options.workers is None else self.options.workers)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synthgui-export")
         slots = threading.Semaphore(2 * self.options.batch + workers)
         interrupted: BaseException | None = None
