@@ -275,3 +275,13 @@ def test_the_engine_s_thread_count_holds_on_any_calling_thread(engine):
     t.start()
     t.join()
     assert seen == [1] and engine.threads == 1
+
+
+def test_the_least_recently_used_graph_is_dropped(engine, monkeypatch):
+    from synthgui.core import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "MAX_GRAPHS", 2)
+    x = torch.zeros(3, 3, 256, 256)
+    for n in (1, 2, 1, 3):  # batch sizes: 1 is used again before 3 arrives, so 2 goes
+        engine.forward(x[:n], "eval", None)
+    assert [key[1][0] for key in engine._graphs] == [1, 3]

@@ -262,8 +262,10 @@ class Engine:
         if not self.trace or self.half:
             return self.net
         key = (mode, tuple(x.shape))
-        graph = self._graphs.get(key)
-        if graph is None:
+        graph = self._graphs.pop(key, None)
+        if graph is not None:
+            self._graphs[key] = graph  # most recently used last: eviction takes the least recently used
+        else:
             graph = self._trace(x)
             if graph is None:
                 return self.net
