@@ -248,6 +248,8 @@ def main() -> int:
           f"frame delivery and the bench's own timers)")
     print(f"longest event-loop stall: {stall * ms:.1f} ms (p99 gap {percentile(gaps[1:], 99) * ms:.1f} ms)")
     bare_p50 = statistics.median(bare)
+    print(f"latency p95 - bare p95: {(percentile(latencies, 95) - percentile(bare, 95)) * ms:+.1f} ms (the part of the "
+          f"excess that is not the render's own jitter)")
     print(f"targets: stall <= 16 ms: {'met' if stall <= 0.016 else 'NOT met'}; "
           f"latency p95 within 15 ms of the bare render: {'met' if percentile(latencies, 95) - bare_p50 <= 0.015 else 'NOT met'} "
           f"({(percentile(latencies, 95) - bare_p50) * ms:+.1f} ms; on a shared CPU the worker itself slows down while the "
