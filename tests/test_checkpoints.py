@@ -95,11 +95,14 @@ def test_card_overriding_depth_reports_missing_layers(tmp_path):
         load_model(tmp_path / "g.pth")
 
 
-@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04broken zip"])
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"not a model\n", b"PK\x03\x04broken zip",
+                                     b"\x80\x02garbage after a pickle header"])
 def test_garbage_files_give_clear_errors(tmp_path, content):
     (tmp_path / "bad.pth").write_bytes(content)
-    with pytest.raises(CheckpointError, match="bad.pth"):
+    with pytest.raises(CheckpointError, match="bad.pth") as err:
         load_model(tmp_path / "bad.pth")
+    assert "not a PyTorch checkpoint" in str(err.value) or "not a readable PyTorch checkpoint" in str(err.value)
+    assert "could run code" not in str(err.value)  # a damaged file is not a hostile one
     (tmp_path / "bad.safetensors").write_bytes(content)
     with pytest.raises(CheckpointError, match="bad.safetensors"):
         load_model(tmp_path / "bad.safetensors")

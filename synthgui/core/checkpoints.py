@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -56,18 +55,23 @@ def _read_safetensors(path: Path) -> dict:
 
 
 def _read_torch(path: Path) -> object:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # a zip archive, or a legacy pickle
+        raise CheckpointError(f"{path.name}: not a PyTorch checkpoint (neither a zip archive nor a pickle; "
+                              "was it saved with torch.save?)")
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else ""
-        if "weights only" in str(exc).lower() or "unsupported global" in str(exc).lower():
+        if "global" in str(exc).lower():  # an object the weights-only unpickler refuses, e.g. a class
             raise CheckpointError(
                 f"{path.name}: refused to load: the file holds Python objects that could run code when "
                 f"unpickled, not just weights ({_first_global(str(exc))}). Nothing in it was executed. "
                 "Re-save the generator's state_dict() or convert it to .safetensors."
             ) from None
         raise CheckpointError(f"{path.name}: not a PyTorch checkpoint ({detail})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError) as exc:
+    except Exception as exc:  # a damaged file can fail in many ways inside the unpickler; all are the file's fault
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path.name}: not a readable PyTorch checkpoint ({msg})") from None
 

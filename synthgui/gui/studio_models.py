@@ -81,7 +81,8 @@ class StudioModels:
 
     def _model_load_failed(self, path: str, message: str) -> None:
         self._loading -= 1
-        self.show_error("Model could not be loaded", f"{Path(path).name}: {message}")
+        name = Path(path).name
+        self.show_error("Model could not be loaded", message if message.startswith(name) else f"{name}: {message}")
         self.model_failed.emit(message)
         self._fill_model_combo()
 

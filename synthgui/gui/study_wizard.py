@@ -43,9 +43,23 @@ class SourcesPage(QWizardPage):
         form.addRow("Images to generate:", self.count)
         box, self.masks = _folder_field(self, "Masks for generation")
         form.addRow("Masks for generation:", box)
+        self.problem = QLabel(self)
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #c62828")
+        form.addRow(self.problem)
         for w in (self.real, self.synthetic, self.model):
             w.textChanged.connect(self.completeChanged)
         self.count.valueChanged.connect(self.completeChanged)
+
+    def validatePage(self) -> bool:  # noqa: N802 (Qt)
+        """A mistyped folder is named here, before the design page, not at the end of the build."""
+        problems = []
+        for label, edit in (("Real images", self.real), ("Synthetic images", self.synthetic), ("Masks for generation", self.masks)):
+            text = edit.text().strip()
+            if text and not Path(text).expanduser().is_dir():
+                problems.append(f"{label}: there is no folder {text}")
+        self.problem.setText("\n".join(problems))
+        return not problems
 
     def isComplete(self) -> bool:  # noqa: N802 (Qt)
         has_syn = bool(self.synthetic.text().strip()) or (bool(self.model.text().strip()) and self.count.value() > 0)
