@@ -135,6 +135,10 @@ def test_export_writes_images_masks_manifest_and_card(tmp_path, engine, mask_dir
     assert np.array_equal(np.asarray(Image.open(out / row["image"]).convert("RGB")), again)
     pair = np.asarray(Image.open(out / row["aligned"]).convert("RGB"))
     assert pair.shape == (256, 512, 3) and np.array_equal(pair[:, 256:], again)
+    for name in (row["image"], row["aligned"]):  # the file itself says it is synthetic, and made by what
+        text = Image.open(out / name).text
+        assert text["Comment"].startswith("SYNTHETIC IMAGE") and engine.model.name in text["Comment"]
+        assert text["Software"].startswith("synthgui")
     assert tuple(pair[0, 0]) == (0x63, 0x44, 0x33)  # A side: the semantic map with the skin tone
     csv_lines = (out / "manifest.csv").read_text().splitlines()
     assert len(csv_lines) == 17 and csv_lines[0].startswith("id,image,mask")
@@ -228,7 +232,15 @@ def test_dicom_and_jpeg_formats(tmp_path, engine, mask_dir):
     assert missing_required(ds) == [] and ds.Modality == "XC" and "SYNTHETIC" in ds.ImageComments
     assert ds.pixel_array.shape == (256, 256, 3)
     _, result, _ = _export(tmp_path / "jpg", engine, mask_dir, format="jpeg", quality=80, sweep=Sweep())
-    assert all(r["image"].endswith(".jpg") for r in assert_consistent(tmp_path / "jpg"))
+    rows = assert_consistent(tmp_path / "jpg")
+    assert all(r["image"].endswith(".jpg") for r in rows)
+    from PIL import Image
+    jpeg = Image.open(tmp_path / "jpg" / rows[0]["image"])
+    assert jpeg.info["comment"].startswith(b"SYNTHETIC IMAGE") and jpeg.size == (256, 256)
+    _, result, _ = _export(tmp_path / "tif", engine, mask_dir, format="tiff", sweep=Sweep())
+    rows = assert_consistent(tmp_path / "tif")
+    tiff = Image.open(tmp_path / "tif" / rows[0]["image"])
+    assert tiff.tag_v2[270].startswith("SYNTHETIC IMAGE") and tiff.tag_v2[305].startswith("synthgui")
 
 
 def test_random_masks_need_the_geometry_module(monkeypatch):
@@ -330,6 +342,7 @@ def test_one_export_process_per_folder(tmp_path, engine, mask_dir):
         with pytest.raises(SynthguiError, match="another export"):
             job.run(engine)
     assert job.run(engine).done == 2
+    assert not (out / ".export.lock").exists()  # a finished export leaves no lock file behind
 
 
 def test_writer_threads_follow_the_machine(monkeypatch):
@@ -339,3 +352,21 @@ def test_writer_threads_follow_the_machine(monkeypatch):
         monkeypatch.setattr(export_run.os, "cpu_count", lambda cores=cores: cores)
         assert export_run.default_workers() == expected, cores
     assert ExportOptions().workers is None  # resolved where the export runs, so a resume on another machine adapts
+
+
+def test_save_image_labels_only_when_asked(tmp_path):
+    """Studio and render exports say they are synthetic; a blinded study's images must not."""
+    from PIL import Image
+
+    from synthgui.core.imagefiles import save_image, synthetic_note
+
+    img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    for suffix in (".png", ".tif", ".jpg"):
+        save_image(tmp_path / f"labelled{suffix}", img, note=synthetic_note("m", "2"))
+        save_image(tmp_path / f"plain{suffix}", img)
+    assert "SYNTHETIC" in Image.open(tmp_path / "labelled.png").text["Comment"]
+    assert "SYNTHETIC" in Image.open(tmp_path / "labelled.tif").tag_v2[270]
+    assert b"SYNTHETIC" in Image.open(tmp_path / "labelled.jpg").info["comment"]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "labelled.png")), img)
+    assert not Image.open(tmp_path / "plain.png").text and "comment" not in Image.open(tmp_path / "plain.jpg").info
+    assert 270 not in Image.open(tmp_path / "plain.tif").tag_v2

@@ -180,6 +180,32 @@ def test_move_tool_drags_a_lesion(loaded):
     assert abs(xs.mean() - 60) < 1.5
 
 
+def test_a_click_with_the_move_tool_selects_the_lesion(loaded):
+    w = loaded
+    _disk(w, 10, (60, 60))
+    w.doc.forget_transform()
+    w._selection_changed()
+    assert not w.lesion_panel.size.isEnabled()
+    w.set_tool("move")
+    stroke(w.canvas, [(60, 60)])  # press and release, no drag
+    assert w.doc.selected is not None and w.doc.selected[60, 60]
+    assert w.lesion_panel.size.isEnabled()
+    stroke(w.canvas, [(200, 200)])  # a click on skin clears it
+    assert w.doc.selected is None
+
+
+def test_the_selection_outline_follows_a_scaled_and_rotated_lesion(loaded):
+    w = loaded
+    _disk(w, 10, (60, 60))
+    w.set_tool("move")
+    w.lesion_panel.size.setValue(200)
+    w.lesion_panel.rotation.setValue(90)
+    outline = w.doc.selection_now
+    assert outline is not None and np.array_equal(outline, w.doc.label_map > 0)
+    ys, xs = np.nonzero(outline)
+    assert ys.max() - ys.min() > xs.max() - xs.min()  # stands up, twice as big: not the first box
+
+
 def test_skin_tone_changes_the_generator_input(loaded, qtbot):
     from synthgui.core.skin_tones import FITZPATRICK_RGB
 
@@ -711,3 +737,30 @@ def test_lesion_erased_while_rendering_leaves_the_hint_not_a_stale_render(loaded
     qtbot.waitUntil(lambda: w._dirty_since is None, timeout=5000)
     assert w.preview.image is None and "Draw a lesion" in w.preview.placeholder
     assert w.stale_label.text() == ""
+
+
+def test_the_model_card_shows_white_and_black_class_colours():
+    from synthgui.core.card import ModelCard
+    from synthgui.core.model_files import resources_dir
+    from synthgui.gui.panels import card_html
+
+    html = card_html(ModelCard.load(resources_dir() / "models" / "fundus.json"))
+    squares = html.split("<b>Classes:</b>")[1].split("</p>")[0].split("&#9632;")
+    grounds = ["background-color" in part for part in squares[:-1]]
+    assert grounds == [True, False, True]  # outside (black), retina, vessel (white)
+
+
+def test_switching_to_another_domain_starts_its_mask_and_undo_brings_the_drawing_back(loaded, qtbot):
+    from synthgui.core.model_files import resources_dir
+
+    w = loaded
+    stroke(w.canvas, [(100, 100), (140, 120)])
+    drawing = w.doc.label_map.copy()
+    assert drawing.any()
+    with qtbot.waitSignal(w.model_ready, timeout=60000):
+        w.load_model_path(str(resources_dir() / "models" / "fundus.pth"))
+    retina = next(c.id for c in w.card.classes if c.name == "retina")
+    assert not np.array_equal(w.doc.label_map, drawing) and (w.doc.label_map == retina).any()
+    assert "Undo" in w.statusBar().currentMessage()
+    w.doc.undo_stack.undo()
+    assert np.array_equal(w.doc.label_map, drawing)

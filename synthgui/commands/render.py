@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..core.encoding import EncodeRequest
     from ..core.engine import Engine
-    from ..core.imagefiles import save_image
+    from ..core.imagefiles import save_image, synthetic_note
     from ..core.masks import load_mask
     from ..core.models import default_model_name, load_model
     from ..core.skin_tones import parse_skin_tone
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(model, device=args.device, threads=os.cpu_count(), trace=False)  # one image: tracing would not pay
     start = time.perf_counter()
     image = engine.render(label_map, EncodeRequest(skin_tone=tone, condition=args.condition), seed=args.seed, mode=args.mode)
-    save_image(args.out, image)
+    save_image(args.out, image, note=synthetic_note(model.name, model.card.version))
     print(f"wrote {args.out} ({image.shape[1]}x{image.shape[0]}, {model.name}, {engine.device}, "
           f"{(time.perf_counter() - start) * 1000:.0f} ms)")
     return 0

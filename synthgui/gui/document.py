@@ -129,6 +129,7 @@ class MaskDocument(QObject):
         self.rgba = self._lut[array]
         self.selected = None
         self._transform_base = None
+        self._moved = None
         self.reset.emit()
 
     def replace(self, array: np.ndarray, text: str) -> None:
@@ -226,6 +227,7 @@ class MaskDocument(QObject):
     def forget_transform(self) -> None:
         """Drop the transform's base and the selection (after an undo changed the mask under it)."""
         self._transform_base = None
+        self._moved = None
         self.selected = None
 
     def transform(self, scale: float = 1.0, rotation: float = 0.0, offset: tuple[float, float] = (0.0, 0.0),
@@ -251,5 +253,11 @@ class MaskDocument(QObject):
             return
         self._transform_base = None
         moved, self._moved = self._moved, None
-        self.selected = moved if moved is not None and moved.any() else None
+        if moved is not None:  # a click without a drag moved nothing: the lesion stays selected as it is
+            self.selected = moved if moved.any() else None
         self.selection_changed.emit()
+
+    @property
+    def selection_now(self) -> np.ndarray | None:
+        """Where the selected lesion is now: moved, scaled or rotated by the transform under way."""
+        return self._moved if self._moved is not None and self._moved.any() else self.selected

@@ -214,6 +214,13 @@ class RenderPanel(QGroupBox):
         self.condition.setCurrentIndex(max(0, i))
 
 
+def _class_square(rgb: tuple[int, int, int]) -> str:
+    """A class colour as a square; a near-white or near-black one gets a grey ground so that it shows
+    on a light or dark palette (fundus vessels are white)."""
+    ground = "; background-color:#808080" if sum(rgb) > 690 or sum(rgb) < 60 else ""
+    return f"<span style='color:{to_hex(rgb)}{ground}'>&#9632;</span>"
+
+
 def card_html(card: ModelCard | None, identity: dict[str, str] | None = None, warnings: list[str] | None = None) -> str:
     """What a clinician should know about the model before trusting a render."""
     if card is None:
@@ -221,7 +228,7 @@ def card_html(card: ModelCard | None, identity: dict[str, str] | None = None, wa
     e = html.escape
     rows = [f"<h3>{e(card.name)} <small>v{e(card.version)}</small></h3>", f"<p>{e(getattr(card, 'description', '') or '')}</p>",
             f"<p><b>Domain:</b> {e(card.domain)} &nbsp; <b>Resolution:</b> {card.resolution} px &nbsp; <b>Input:</b> {e(card.encoding.kind)}</p>"]
-    classes = ", ".join(f"<span style='color:{to_hex(c.color)}'>&#9632;</span> {e(c.name)}" for c in card.classes)
+    classes = ", ".join(f"{_class_square(c.color)} {e(c.name)}" for c in card.classes)
     rows.append(f"<p><b>Classes:</b> {classes}</p>")
     data = getattr(card, "training_data", None) or []
     if data:

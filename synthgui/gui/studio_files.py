@@ -177,7 +177,7 @@ class StudioFiles:
         self.canvas.update()
 
     def export(self, kind: str, path: str | Path) -> bool:
-        from synthgui.core.imagefiles import save_image
+        from synthgui.core.imagefiles import save_image, synthetic_note
         from synthgui.core.masks import save_mask
 
         path = Path(path)
@@ -185,7 +185,7 @@ class StudioFiles:
             if kind in ("image", "both"):
                 if self.last_image is None:
                     raise SynthguiError("there is no rendered image yet (load a model first)")
-                save_image(path, self.last_image)
+                save_image(path, self.last_image, note=synthetic_note(self.model.name, self.model.card.version))
             if kind == "mask":
                 save_mask(path.with_suffix(".png"), self.doc.label_map, self.card or generic_card("mask"))
             if kind == "both":

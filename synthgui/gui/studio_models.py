@@ -73,7 +73,9 @@ class StudioModels:
         push_recent("recent/models", str(model.entry.weights))
         app_settings().setValue("studio/last_model", str(model.entry.weights))
         self._fill_model_combo()
-        self.statusBar().showMessage(f"Model {model.name} loaded" + (f" ({'; '.join(model.warnings)})" if model.warnings else ""), 8000)
+        note, self._domain_note = getattr(self, "_domain_note", ""), ""
+        self.statusBar().showMessage(f"Model {model.name} loaded" + (f" ({'; '.join(model.warnings)})" if model.warnings else "")
+                                     + (f". {note}" if note else ""), 20000 if note else 8000)
         self.preview.placeholder = "Rendering..."
         self._dirty_since = time.perf_counter()
         self.request_render()
@@ -88,7 +90,7 @@ class StudioModels:
 
     def _apply_card(self, card: ModelCard | None) -> None:
         """Palette, canvas size, tools and panels follow the model's domain and classes."""
-        self.card = card
+        previous, self.card = getattr(self, "card", None), card
         display = card if card is not None else generic_card("no model")
         size = display.resolution if card is not None else 256
         lm = self.doc.label_map
@@ -101,8 +103,16 @@ class StudioModels:
         if not set(np.unique(lm).tolist()) <= known:
             lm = np.where(np.isin(lm, list(known)), lm, fg).astype(np.uint8)
         self.doc.set_card(display)
+        other_domain = (previous is not None and card is not None and previous.domain != card.domain
+                        and getattr(self, "_pending_project", None) is None)  # an opened project brings its own mask
         if not lm.any():
             self.doc.load_clean(blank_mask(card, size))
+        elif other_domain:
+            # A lesion's class id would silently mean "retina" to a fundus model: start the new
+            # domain's mask as an undoable step instead, and say how to get the drawing back.
+            self.doc.replace(blank_mask(card, size), f"New {card.domain} mask")
+            self._domain_note = (f"{card.name} works on {card.domain} masks, so a new one was started; "
+                                 f"Edit > Undo brings back the {previous.domain} drawing.")
         elif lm is not self.doc.label_map:
             self.doc.replace(lm, "Fit mask to model")
         self.palette_panel.set_card(display)

@@ -233,10 +233,11 @@ class CanvasView(ImageView):
         p.setOpacity(1.0)
         pen = QPen(self.palette().color(self.foregroundRole()))
         pen.setCosmetic(True)
-        if self.doc.selected is not None and self.tool == "move":
+        selection = self.doc.selection_now
+        if selection is not None and self.tool == "move":
             pen.setStyle(Qt.PenStyle.DashLine)
             p.setPen(pen)
-            ys, xs = np.nonzero(self.doc.selected)
+            ys, xs = np.nonzero(selection)
             if xs.size:
                 p.drawRect(QRectF(xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1))
         pen.setStyle(Qt.PenStyle.SolidLine)

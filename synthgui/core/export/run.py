@@ -29,6 +29,7 @@ from ..atomic import write_bytes_atomic
 from ..card import MODES
 from ..encoding import EncodeRequest, apply_condition
 from ..errors import MaskError, SynthguiError
+from ..imagefiles import add_jpeg_comment, add_png_text, software_tag, synthetic_note
 from ..skin_tones import parse_skin_tone
 from . import manifest
 from .sources import MaskSource, load_source
@@ -368,8 +369,7 @@ class ExportJob:
         written: list[Path] = []
         try:
             for name, payload in ((self.image_name(v), lambda: data), (mask, lambda: self._mask_png(lm, card)),
-                                  (aligned, lambda: _png(np.concatenate([self._mask_picture(lm, v, card), image], axis=1),
-                                                         self.options.png_compression))):
+                                  (aligned, lambda: self._labelled_png(np.concatenate([self._mask_picture(lm, v, card), image], axis=1)))):
                 if name:
                     write_bytes_atomic(self.out_dir / name, payload())
                     written.append(self.out_dir / name)
@@ -400,6 +400,15 @@ class ExportJob:
             "image_sha256": hashlib.sha256(data).hexdigest(),
         }
         return row
+
+    @property
+    def note(self) -> str:
+        """What every image file says about itself (see ``imagefiles.synthetic_note``)."""
+        model = self.plan["model"]
+        return synthetic_note(model["name"], model["version"])
+
+    def _labelled_png(self, image: np.ndarray) -> bytes:
+        return add_png_text(_png(image, self.options.png_compression), {"Comment": self.note, "Software": software_tag()})
 
     def _mask_png(self, lm: np.ndarray, card) -> bytes:
         """The mask as a paletted PNG (values = class ids, palette = class colours). Seeds and skin
@@ -440,21 +449,21 @@ class ExportJob:
     def _encode_image(self, image: np.ndarray, v: Variant, card) -> bytes:
         fmt = self.options.format
         if fmt == "png":
-            return _png(image, self.options.png_compression)
+            return self._labelled_png(image)
         if fmt == "jpeg":
             import cv2
 
             ok, buf = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(self.options.quality)])
             if not ok:
                 raise SynthguiError("JPEG encoding failed")
-            return buf.tobytes()
+            return add_jpeg_comment(buf.tobytes(), self.note)
         if fmt == "tiff":
             import io
 
             from PIL import Image
 
             out = io.BytesIO()
-            Image.fromarray(image).save(out, format="TIFF", compression="tiff_deflate")
+            Image.fromarray(image).save(out, format="TIFF", compression="tiff_deflate", tiffinfo={270: self.note, 305: software_tag()})
             return out.getvalue()
         from ..dicom_write import DicomInfo, dicom_bytes
 
@@ -501,15 +510,27 @@ def _folder_lock(out_dir: Path) -> Iterator[None]:
     except ImportError:  # Windows: no advisory locks here; users do not run two exports into one folder by accident often
         yield
         return
-    with open(out_dir / ".export.lock", "a+b") as fh:
+    path = out_dir / ".export.lock"
+    while True:
+        fh = open(path, "a+b")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            fh.close()
             raise SynthguiError(f"another export is running in {out_dir}; wait for it or cancel it first") from None
         try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            if os.fstat(fh.fileno()).st_ino == os.stat(path).st_ino:
+                break  # the lock is on the file that is there, not on one a finished export just removed
+        except FileNotFoundError:
+            pass
+        fh.close()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # removed while still locked, so the folder is left as clean as it is complete
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()
 
 
 def _drain(q: queue.Queue) -> None:
