@@ -45,14 +45,20 @@ def test_wizard_builds_a_study_off_the_ui_thread(qtbot, tmp_path):
     wiz.wait_for_build()
 
 
-def test_wizard_names_a_missing_folder_before_the_design_page(qtbot, tmp_path):
-    (tmp_path / "real").mkdir()
+def wizard_on(qtbot, real, synthetic) -> StudyWizard:
+    """A shown wizard with its two folders filled in and Next pressed once."""
     wiz = StudyWizard(None)
     qtbot.addWidget(wiz)
     wiz.show()
-    wiz.sources.real.setText(str(tmp_path / "real"))
-    wiz.sources.synthetic.setText(str(tmp_path / "nope"))
+    wiz.sources.real.setText(str(real))
+    wiz.sources.synthetic.setText(str(synthetic))
     wiz.next()
+    return wiz
+
+
+def test_wizard_names_a_missing_folder_before_the_design_page(qtbot, tmp_path):
+    (tmp_path / "real").mkdir()
+    wiz = wizard_on(qtbot, tmp_path / "real", tmp_path / "nope")
     assert wiz.currentPage() is wiz.sources
     assert "Synthetic images: there is no folder" in wiz.sources.problem.text() and "nope" in wiz.sources.problem.text()
     (tmp_path / "nope").mkdir()
@@ -63,12 +69,7 @@ def test_wizard_names_a_missing_folder_before_the_design_page(qtbot, tmp_path):
 def test_wizard_reports_a_failed_build(qtbot, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty2").mkdir()
-    wiz = StudyWizard(None)
-    qtbot.addWidget(wiz)
-    wiz.show()
-    wiz.sources.real.setText(str(tmp_path / "empty"))
-    wiz.sources.synthetic.setText(str(tmp_path / "empty2"))
-    wiz.next()
+    wiz = wizard_on(qtbot, tmp_path / "empty", tmp_path / "empty2")
     wiz.design.out.setText(str(tmp_path / "study"))
     wiz.next()
     qtbot.waitUntil(lambda: "Error:" in wiz.build_page.log.toPlainText(), timeout=30000)
