@@ -85,7 +85,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.tone_panel = TonePanel()
         self.render_panel = RenderPanel()
         self.underlay_panel = self._underlay_controls()
-        dock = QDockWidget("Lesion", self)
+        dock = QDockWidget("Controls", self)  # labels, the selected lesion or region, tone, render, underlay
         dock.setObjectName("lesion_dock")
         dock.setWidget(stacked(self.palette_panel, self.lesion_panel, self.tone_panel, self.render_panel, self.underlay_panel))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
