@@ -86,3 +86,16 @@ def test_random_geometry_with_a_random_sample_of_the_sweep(qtbot, dialog, tmp_pa
     assert {r["source"] for r in rows} <= {"random-7", "random-8", "random-9"}
     masks = [np.asarray(Image.open(out / r["mask"])) for r in rows]
     assert all(m.max() > 0 for m in masks)  # every proposed mask has a lesion
+
+
+def test_seeds_start_at_the_studio_s_seed(qtbot, tmp_path):
+    path = write_model(tmp_path / "model", GeneratorSpec(ngf=4), skin_card())
+    dlg = ExportDialog(None, str(path), disk_label_map(256, 0.2), (0x8E, 0x63, 0x49), seed=706480935)
+    qtbot.addWidget(dlg)
+    dlg.seeds.setValue(2)
+    out = tmp_path / "out"
+    dlg.out_dir.setText(str(out))
+    dlg.start()
+    qtbot.waitUntil(lambda: dlg.last_message.startswith("Done"), timeout=60000)
+    assert sorted(r["seed"] for r in manifest.read_journal(out)) == [706480935, 706480936]
+    dlg.stop()

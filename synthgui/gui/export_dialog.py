@@ -73,12 +73,13 @@ def _eta_text(seconds: float) -> str:
 
 class ExportDialog(QDialog):
     def __init__(self, parent: QWidget | None, model_path: str, label_map: np.ndarray | None,
-                 skin_tone: tuple[int, int, int] | None) -> None:
+                 skin_tone: tuple[int, int, int] | None, seed: int = 0) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export image set")
         self.model_path = model_path
         self.label_map = None if label_map is None else np.array(label_map, np.uint8, copy=True)
         self.skin_tone = skin_tone
+        self.studio_seed = int(seed)
         self.card = self._read_card(model_path)
         self._thread: QThread | None = None
         self._worker: ExportWorker | None = None
@@ -165,6 +166,12 @@ class ExportDialog(QDialog):
         self.seeds = QSpinBox()
         self.seeds.setRange(1, 100000)
         form.addRow("Seeds per combination", self.seeds)
+        self.seed_base = QSpinBox()
+        self.seed_base.setRange(0, 2**31 - 1)
+        self.seed_base.setValue(self.studio_seed)
+        self.seed_base.setToolTip("Seeds run from this one up; it starts at the studio's seed, so the first image "
+                                  "is the variation on screen")
+        form.addRow("First seed", self.seed_base)
         self.sample = QSpinBox()
         self.sample.setRange(0, 10**7)
         self.sample.setSpecialValueText("all combinations")
@@ -251,6 +258,7 @@ class ExportDialog(QDialog):
             locations=parse_locations([p for p in self.locations.text().split(";") if p.strip()]),
             rotations=parse_floats([self.rotations.text()], "rotations"),
             seeds=self.seeds.value(),
+            seed_base=self.seed_base.value(),
             sample=self.sample.value() or None,
             sample_seed=self.sample_seed.value(),
         )

@@ -259,7 +259,7 @@ class StudioFiles:
             self.show_error("No model", "Load a model before exporting an image set.")
             return
         tone = self.tone_panel.tone if self.card is not None and self.card.uses_skin_tone else None
-        ExportDialog(self, str(self.model.entry.weights), self.doc.label_map.copy(), tone).exec()
+        ExportDialog(self, str(self.model.entry.weights), self.doc.label_map.copy(), tone, self.render_panel.seed.value()).exec()
 
     def _open_study_wizard(self) -> None:
         try:
