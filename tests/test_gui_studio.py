@@ -81,6 +81,13 @@ def stroke(canvas, points):
     send_mouse(canvas, "release", screen_of(canvas, *points[-1]))
 
 
+def fresh_python(code: str) -> list[str]:
+    """Run ``code`` in a new interpreter (start-up and environment as a user's), its printed words back."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
 def test_window_opens_without_a_model_and_without_torch():
     code = (
         "import os, sys; os.environ['QT_QPA_PLATFORM']='offscreen'\n"
@@ -90,9 +97,7 @@ def test_window_opens_without_a_model_and_without_torch():
         "w = StudioWindow(); w.show(); app.processEvents()\n"
         "print('torch' in sys.modules, w.model is None, 'Open model' in w.preview.placeholder)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "True", "True"]
+    assert fresh_python(code) == ["False", "True", "True"]
 
 
 def test_stroke_paints_the_mask_and_the_preview_follows(loaded, qtbot):
@@ -714,9 +719,7 @@ def test_high_dpi_canvas_maps_clicks_to_the_right_pixels():
         "grab = c.grab()\n"
         "print(c.devicePixelRatioF(), int(lm[70, 40]), int(lm.sum()), grab.devicePixelRatio(), grab.width() == 2 * c.width())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert out.returncode == 0, out.stderr
-    dpr, hit, total, grab_dpr, full = out.stdout.split()
+    dpr, hit, total, grab_dpr, full = fresh_python(code)
     assert float(dpr) == 2.0 and float(grab_dpr) == 2.0 and full == "True"
     assert hit == "1" and total == "1"  # exactly the pixel under the pointer
 

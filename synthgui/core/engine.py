@@ -160,9 +160,9 @@ class Engine:
         if self.threads:
             torch.set_num_threads(self.threads)
         self.net = model.net.to(self.device)
-        # oneDNN's convolutions run about 40 % faster on channels-last tensors (measured on the
-        # bundled skin model at 1 and 2 threads); outputs agree with NCHW to about 1e-6, and
-        # SeededDropout keeps the seeded masks. A GPU keeps NCHW until that path is measured.
+        # oneDNN's convolutions run 20-40 % faster on channels-last tensors (bench/engine_variants.py);
+        # dropout and normalisation stay NCHW (_NCHW_ISLANDS), so seeds keep their masks and bytes do
+        # not depend on the thread count. A GPU keeps NCHW until that path is measured.
         self.channels_last = self.device.type == "cpu" if channels_last is None else bool(channels_last)
         self.net = _with_layout(self.net, self.channels_last)
         if half and self.device.type == "cpu":
@@ -204,6 +204,11 @@ class Engine:
         return ", ".join(parts)
 
     @property
+    def _rng_devices(self) -> list[int]:
+        """The CUDA devices whose RNG a seeded call forks besides the CPU's."""
+        return [self.device.index or 0] if self.device.type == "cuda" else []
+
+    @property
     def card(self):
         return self.model.card
 
@@ -242,9 +247,8 @@ class Engine:
                 x = x.to(self.device)
                 if self.channels_last and x.dim() == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
-                devices = [self.device.index or 0] if self.device.type == "cuda" else []
                 seeded = _RNG_LOCK if seed is not None else contextlib.nullcontext()
-                with seeded, torch.random.fork_rng(devices=devices, enabled=seed is not None):
+                with seeded, torch.random.fork_rng(devices=self._rng_devices, enabled=seed is not None):
                     if seed is not None:
                         torch.manual_seed(int(seed))
                     if self.half:
@@ -278,8 +282,7 @@ class Engine:
         """Trace the network on ``x`` and keep the graph only if it gives exactly the eager output
         (same seed, so dropout draws match); a failure of the tracer turns tracing off for this
         engine. The eager run comes first: an error there (a wrong input, memory) is the caller's."""
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with _RNG_LOCK, torch.random.fork_rng(devices=devices):
+        with _RNG_LOCK, torch.random.fork_rng(devices=self._rng_devices):
             torch.manual_seed(0)
             expected = self.net(x)
             try:

@@ -27,6 +27,16 @@ def software_tag() -> str:
     return f"synthgui {__version__}"
 
 
+def png_text(note: str) -> dict[str, str]:
+    """The PNG text chunks that say what a generated image is."""
+    return {"Comment": note, "Software": software_tag()}
+
+
+def tiff_tags(note: str) -> dict[int, str]:
+    """The same as TIFF tags: ImageDescription and Software."""
+    return {270: note, 305: software_tag()}
+
+
 def save_image(path: str | Path, image: np.ndarray, quality: int = 95, note: str | None = None) -> None:
     """``image`` is HxWx3 (or HxW) uint8. PNG/TIFF are lossless; JPEG uses ``quality``. ``note`` (see
     ``synthetic_note``) goes into the file's own text field: PNG Comment, TIFF ImageDescription,
@@ -44,11 +54,11 @@ def save_image(path: str | Path, image: np.ndarray, quality: int = 95, note: str
     if note:
         if fmt == "PNG":
             info = PngImagePlugin.PngInfo()
-            info.add_text("Comment", note)
-            info.add_text("Software", software_tag())
+            for key, text in png_text(note).items():
+                info.add_text(key, text)
             options["pnginfo"] = info
         elif fmt == "TIFF":
-            options["tiffinfo"] = {270: note, 305: software_tag()}
+            options["tiffinfo"] = tiff_tags(note)
         else:
             options["comment"] = note.encode("utf-8")
     write_with_atomic(path, lambda tmp: pil.save(tmp, format=fmt, **options))

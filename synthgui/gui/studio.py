@@ -475,8 +475,11 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             self.stale_label.setText("")
         self.preview.set_image(image, job.id)
         self.time_label.setText(f"render: {seconds * 1000:.0f} ms")
+        self._show_engine_tip()  # it changes when tracing is given up on a new input shape
+
+    def _show_engine_tip(self) -> None:
         tip = f"The generator runs on {self.bridge.engine.describe()}"
-        if tip != self.device_label.toolTip():  # e.g. tracing given up on a new input shape
+        if tip != self.device_label.toolTip():
             self.device_label.setToolTip(tip)
 
     def _render_failed(self, job, message: str) -> None:

@@ -69,7 +69,7 @@ class StudioModels:
         self.card_panel.show_card(model.card, model.identity(), model.warnings)
         device = str(engine.device) + (" fp16" if getattr(engine, "half", False) else "")
         self.device_label.setText(f"device: {device}")
-        self.device_label.setToolTip(f"The generator runs on {engine.describe()}")
+        self._show_engine_tip()
         push_recent("recent/models", str(model.entry.weights))
         app_settings().setValue("studio/last_model", str(model.entry.weights))
         self._fill_model_combo()

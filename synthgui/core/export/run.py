@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import glob
 import hashlib
 import os
@@ -29,7 +30,7 @@ from ..atomic import write_bytes_atomic
 from ..card import MODES
 from ..encoding import EncodeRequest, apply_condition
 from ..errors import MaskError, SynthguiError
-from ..imagefiles import add_jpeg_comment, add_png_text, software_tag, synthetic_note
+from ..imagefiles import add_jpeg_comment, add_png_text, png_text, synthetic_note, tiff_tags
 from ..skin_tones import parse_skin_tone
 from . import manifest
 from .sources import MaskSource, load_source
@@ -401,14 +402,14 @@ class ExportJob:
         }
         return row
 
-    @property
+    @functools.cached_property
     def note(self) -> str:
         """What every image file says about itself (see ``imagefiles.synthetic_note``)."""
         model = self.plan["model"]
         return synthetic_note(model["name"], model["version"])
 
     def _labelled_png(self, image: np.ndarray) -> bytes:
-        return add_png_text(_png(image, self.options.png_compression), {"Comment": self.note, "Software": software_tag()})
+        return add_png_text(_png(image, self.options.png_compression), png_text(self.note))
 
     def _mask_png(self, lm: np.ndarray, card) -> bytes:
         """The mask as a paletted PNG (values = class ids, palette = class colours). Seeds and skin
@@ -463,7 +464,7 @@ class ExportJob:
             from PIL import Image
 
             out = io.BytesIO()
-            Image.fromarray(image).save(out, format="TIFF", compression="tiff_deflate", tiffinfo={270: self.note, 305: software_tag()})
+            Image.fromarray(image).save(out, format="TIFF", compression="tiff_deflate", tiffinfo=tiff_tags(self.note))
             return out.getvalue()
         from ..dicom_write import DicomInfo, dicom_bytes
 
