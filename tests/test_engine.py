@@ -174,7 +174,7 @@ def test_a_failing_trace_falls_back_to_the_module(engine, monkeypatch):
 
 def test_a_trace_that_disagrees_with_the_module_is_not_used(engine, monkeypatch):
     expected = Engine(engine.model, device="cpu", threads=1, trace=False).render(disk_label_map(256), seed=3)
-    monkeypatch.setattr(torch.jit, "trace", lambda net, x, **kw: (lambda y: net(y) + 0.01))
+    monkeypatch.setattr(torch.jit, "trace", lambda net, x, **kw: (lambda *y: net(*y) + 0.01))
     assert np.array_equal(engine.render(disk_label_map(256), seed=3), expected)
     assert not engine.trace and "differed" in engine.trace_error and not engine._graphs
 
@@ -285,3 +285,48 @@ def test_the_least_recently_used_graph_is_dropped(engine, monkeypatch):
     for n in (1, 2, 1, 3):  # batch sizes: 1 is used again before 3 arrives, so 2 goes
         engine.forward(x[:n], "eval", None)
     assert [key[1][0] for key in engine._graphs] == [1, 3]
+
+
+def test_dropout_noise_is_what_torch_dropout_draws_for_the_seed():
+    """The traced graph takes its dropout masks as inputs; for a seed they must be the masks
+    ``torch.dropout`` draws after ``torch.manual_seed`` (a seed keeps its variation)."""
+    from synthgui.core.engine import draw_dropout_noise
+
+    x = torch.rand(2, 8, 16, 16) + 0.5
+    draws = [((2, 8, 16, 16), 0.5), ((2, 8, 16, 16), 0.3)]
+    for seed in (0, 7, 123456):
+        torch.manual_seed(seed)
+        expected = [torch.nn.functional.dropout(x, p, training=True) for _, p in draws]
+        noises = draw_dropout_noise(draws, seed)
+        assert all(torch.equal(e, x * n) for e, n in zip(expected, noises)), seed
+
+
+def test_streams_render_an_image_set_as_one_stream_does(tmp_path):
+    """Reference-mode images of a set run on parallel streams; the bytes must not change."""
+    path = write_model(tmp_path, GeneratorSpec(ngf=4, dropout=True), skin_card())
+    model = load_model(path)
+    inputs = np.stack([Engine(model, device="cpu", threads=1).encode(disk_label_map(256, r)) for r in (0.1, 0.2, 0.3)] * 2)
+    seeds = [5, 6, 7, 8, 9, 10]
+    one = Engine(model, device="cpu", threads=1, streams=1)
+    many = Engine(load_model(path), device="cpu", threads=2, streams=3)
+    assert "3 streams" in many.describe()
+    seen = set()
+    real_forward = many.forward
+
+    def spy(*args, **kwargs):
+        seen.add(threading.current_thread().name)
+        return real_forward(*args, **kwargs)
+
+    many.forward = spy
+    for mode in ("reference", "deterministic"):
+        assert np.array_equal(many.render_inputs(inputs, seeds, mode).images, one.render_inputs(inputs, seeds, mode).images), mode
+    assert len({name for name in seen if name.startswith("synthgui-stream")}) >= 2
+
+
+def test_a_seeded_traced_render_leaves_the_process_rng_alone(engine):
+    engine.warm_up()
+    torch.manual_seed(99)
+    expected = torch.rand(3)
+    torch.manual_seed(99)
+    engine.render(disk_label_map(256), seed=4, mode="reference")
+    assert torch.equal(torch.rand(3), expected)

@@ -155,6 +155,40 @@ def test_export_is_deterministic(tmp_path, engine, mask_dir):
             assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
+def test_items_that_share_a_mask_share_its_file(tmp_path, engine, mask_dir, monkeypatch):
+    """Tones and seeds of one mask: one file on disk (or one per writer thread), hard-linked under
+    each item's name; where links fail (FAT, network shares) each item gets its own copy of the same bytes."""
+    out = tmp_path / "linked"
+    _export(out, engine, mask_dir, aligned=False)
+    rows = manifest.read_journal(out)
+    by_mask: dict[tuple, list[Path]] = {}
+    for r in rows:
+        by_mask.setdefault((r["source"], r["size"]), []).append(out / r["mask"])
+    assert len(by_mask) == 4 and all(len(paths) == 4 for paths in by_mask.values())
+    for paths in by_mask.values():  # two writer threads may both write a mask's first file
+        assert len({p.stat().st_ino for p in paths}) <= 2 and max(p.stat().st_nlink for p in paths) >= 2
+    monkeypatch.setattr(os, "link", lambda *a, **k: (_ for _ in ()).throw(OSError("links not supported")))
+    copied = tmp_path / "copied"
+    _export(copied, engine, mask_dir, aligned=False)
+    for r in rows:
+        assert (copied / r["mask"]).read_bytes() == (out / r["mask"]).read_bytes()
+        assert (copied / r["mask"]).stat().st_nlink == 1
+
+
+def test_the_journal_syncs_the_folders_before_itself(tmp_path, monkeypatch):
+    """Renames are not synced one by one: a row that survives a power cut must find its files."""
+    calls = []
+    monkeypatch.setattr(manifest, "sync_folder", lambda folder: calls.append(Path(folder).name))
+    real_fsync = os.fsync
+    monkeypatch.setattr(manifest.os, "fsync", lambda fd: (calls.append("journal"), real_fsync(fd)))
+    (tmp_path / "images").mkdir()
+    journal = manifest.Journal(tmp_path, sync_every=2, folders=(tmp_path / "images", tmp_path / "masks"))
+    for i in range(3):
+        journal.append({"id": f"{i:06d}"})
+    journal.close()
+    assert calls == ["images", "journal", "images", "journal"]
+
+
 def test_resume_after_full_disk_and_crash_debris(tmp_path, engine, mask_dir, monkeypatch):
     from synthgui.core.export import run as run_mod
 
@@ -164,11 +198,11 @@ def test_resume_after_full_disk_and_crash_debris(tmp_path, engine, mask_dir, mon
     real_write = run_mod.write_bytes_atomic
     calls = {"n": 0}
 
-    def flaky(path, data):
+    def flaky(path, data, **kwargs):
         calls["n"] += 1
         if calls["n"] > 5:
             raise SynthguiError(f"cannot write {path}: No space left on device")
-        real_write(path, data)
+        real_write(path, data, **kwargs)
 
     monkeypatch.setattr(run_mod, "write_bytes_atomic", flaky)
     with pytest.raises(SynthguiError, match="--resume"):

@@ -65,3 +65,33 @@ def test_atomic_writes_publish_whole_files_with_normal_permissions(tmp_path):
             raise RuntimeError("crash while writing")
     assert target.read_text() == "hello"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_atomic_links_and_writes_into_new_folders(tmp_path):
+    from synthgui.core.atomic import link_atomic, write_bytes_atomic
+
+    first = tmp_path / "new" / "deeper" / "a.png"
+    write_bytes_atomic(first, b"mask bytes")
+    assert first.read_bytes() == b"mask bytes"
+    second = tmp_path / "new" / "deeper" / "b.png"
+    assert link_atomic(first, second) and second.read_bytes() == b"mask bytes" and second.samefile(first)
+    assert not link_atomic(tmp_path / "gone.png", tmp_path / "c.png") and not (tmp_path / "c.png").exists()
+    assert sorted(p.name for p in first.parent.iterdir()) == ["a.png", "b.png"]  # no temporary file left
+
+
+def test_atomic_write_into_a_read_only_folder_says_so(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import pytest
+
+    from synthgui.core.atomic import write_bytes_atomic
+    from synthgui.core.errors import SynthguiError
+
+    def refuse(path, *args, **kwargs):  # what a read-only folder answers (root is never refused, so it is simulated)
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(SynthguiError, match=f"cannot write to {tmp_path}: permission denied"):
+        write_bytes_atomic(tmp_path / "a.png", b"x")
+    assert not list(tmp_path.iterdir())

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dicom-kind", choices=("auto", "secondary-capture", "photographic"), default="auto",
                    help="DICOM IOD (auto: VL Photographic for skin models, else Secondary Capture)")
     p.add_argument("--aligned", action="store_true", help="also write mask|image pairs in the pix2pix aligned layout")
-    p.add_argument("--batch", type=int, default=8, help="images per engine call")
+    p.add_argument("--batch", type=int, default=8, help="images per forward in eval mode; in the other modes, images per engine call (at least one per parallel stream)")
     p.add_argument("--workers", type=int, default=None, help="encoding/writing threads (default: half the cores, 2 to 8)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--resume", action="store_true",

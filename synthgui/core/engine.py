@@ -16,6 +16,7 @@ import os
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -28,8 +29,9 @@ from .encoding import EncodeRequest, encode, to_uint8_image
 from .errors import SynthguiError
 from .models import LoadedModel
 
-# Seeded renders set the process-wide RNG, which every engine shares: one lock keeps two engines
-# (the studio's and an export's, or a model being loaded) from drawing each other's dropout masks.
+# The eager module's seeded renders (and tracing) set the process-wide RNG, which every engine
+# shares: one lock keeps two engines from drawing each other's dropout masks. Traced graphs take
+# their masks as inputs, drawn from a private generator, and need no lock.
 _RNG_LOCK = threading.RLock()
 # torch.jit.trace is deprecated in favour of torch.compile/export, neither of which gives a graph
 # that runs without the GIL or a compiler; its warnings (and the tracer's) are expected here.
@@ -109,6 +111,70 @@ def _back_to_channels_last(module: nn.Module, args: tuple, output: torch.Tensor)
     return output.contiguous(memory_format=torch.channels_last)
 
 
+class _Feed:
+    """The dropout masks of one traced call, handed to the dropout layers in the order they run."""
+
+    def __init__(self, noises: Sequence[torch.Tensor], channels_last: bool) -> None:
+        self.noises = list(noises)
+        self.channels_last = channels_last
+
+    def take(self) -> torch.Tensor:
+        if not self.noises:
+            raise RuntimeError("the network ran more dropout layers than it did when its draws were recorded")
+        return self.noises.pop(0)
+
+
+def _fed_dropout(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
+    """Dropout with a given mask: ``x * noise`` as ``torch.dropout`` computes it in training mode
+    (the noise already divided by 1 - p), in the layout the module's output would have had."""
+    feed = module.__dict__.get("_synthgui_feed")
+    if feed is None:
+        return None
+    y = args[0].contiguous() * feed.take()
+    return y.contiguous(memory_format=torch.channels_last) if feed.channels_last and y.dim() == 4 else y
+
+
+class _FedNet(nn.Module):
+    """The network with its dropout masks as inputs, for tracing: a graph that draws no random numbers
+    can run on several threads at once, and a seed no longer needs the process-wide RNG."""
+
+    def __init__(self, net: nn.Module, dropouts: list[nn.Module], channels_last: bool) -> None:
+        super().__init__()
+        self.net = net
+        self._dropouts = dropouts
+        self._channels_last = channels_last
+
+    def forward(self, x: torch.Tensor, *noises: torch.Tensor) -> torch.Tensor:
+        feed = _Feed(noises, self._channels_last)
+        for d in self._dropouts:
+            d._synthgui_feed = feed
+        try:
+            y = self.net(x)
+        finally:
+            for d in self._dropouts:
+                d._synthgui_feed = None
+        if feed.noises:
+            raise RuntimeError("the network ran fewer dropout layers than it did when its draws were recorded")
+        return y
+
+
+@dataclass
+class _Graph:
+    """A traced forward for one (mode, input shape), and the dropout draws it takes as inputs:
+    (shape, p) per dropout call, in the order the layers run (reference mode only)."""
+
+    run: Callable[..., torch.Tensor]
+    draws: list[tuple[tuple[int, ...], float]]
+
+
+def draw_dropout_noise(draws: Sequence[tuple[tuple[int, ...], float]], seed: int | None) -> list[torch.Tensor]:
+    """The dropout masks ``torch.dropout`` would draw after ``torch.manual_seed(seed)``: the same
+    Bernoulli draws from a generator seeded alike, in the same order, divided by 1 - p. A private
+    generator makes seeded renders independent of the process-wide RNG (and of each other)."""
+    generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    return [torch.empty(shape).bernoulli_(1 - p, generator=generator).div_(1 - p) for shape, p in draws]
+
+
 def _with_layout(net: nn.Module, channels_last: bool) -> nn.Module:
     """The network in the memory layout this engine runs. The first engine on a model takes its
     network as it is (converting in place: a copy would double the memory); an engine that wants
@@ -132,12 +198,16 @@ def _with_layout(net: nn.Module, channels_last: bool) -> nn.Module:
             if isinstance(m, _NCHW_ISLANDS):
                 m.register_forward_pre_hook(_to_nchw)
                 m.register_forward_hook(_back_to_channels_last)
+    for m in net.modules():
+        if isinstance(m, nn.Dropout) and _fed_dropout not in m._forward_hooks.values():
+            m.register_forward_hook(_fed_dropout)  # inert until a traced call feeds it its masks
     net._synthgui_layout = want
     return net
 
 
 class Engine:
-    """Runs a loaded generator on one device. Thread-safe: calls are serialised by a lock."""
+    """Runs a loaded generator on one device. Thread-safe: traced graphs run on any number of
+    threads at once; the eager module (and tracing) one call at a time, under a lock."""
 
     def __init__(
         self,
@@ -147,6 +217,7 @@ class Engine:
         half: bool | None = None,
         trace: bool | None = None,
         channels_last: bool | None = None,
+        streams: int | None = None,
     ) -> None:
         self.model = model
         self.device = select_device(device)
@@ -155,10 +226,15 @@ class Engine:
         # Only on the CPU, where it is verified bit-exact here; a GPU keeps the eager module.
         self.trace = self.device.type == "cpu" if trace is None else bool(trace)
         self.trace_error: str | None = None  # why tracing was given up, if it was
-        self._graphs: dict[tuple, Callable[[torch.Tensor], torch.Tensor]] = {}
+        self._graphs: dict[tuple, _Graph] = {}
         self.threads = (threads or default_cpu_threads()) if self.device.type == "cpu" else None
         if self.threads:
             torch.set_num_threads(self.threads)
+        # Images rendered one by one (reference and deterministic modes) run as parallel streams of
+        # one thread each on a CPU: a forward of a 256 x 256 image splits poorly over threads, and
+        # separate images need no synchronisation (bench/engine_variants.py --streams).
+        self.streams = max(1, streams if streams is not None else (self.threads or 1))
+        self._stream_pool: ThreadPoolExecutor | None = None
         self.net = model.net.to(self.device)
         # oneDNN's convolutions run 20-40 % faster on channels-last tensors (bench/engine_variants.py);
         # dropout and normalisation stay NCHW (_NCHW_ISLANDS), so seeds keep their masks and bytes do
@@ -195,6 +271,8 @@ class Engine:
             parts.append("fp16")
         if self.threads:
             parts.append(f"{self.threads} thread{'s' if self.threads > 1 else ''}")
+        if self.streams > 1 and self.trace and not self.half:
+            parts.append(f"{self.streams} streams for image sets")
         if self.channels_last:
             parts.append("channels-last")
         if self.trace and not self.half:
@@ -229,74 +307,112 @@ class Engine:
         for d in self._dropout:
             d.train(mode == "reference")
 
-    def forward(self, inputs: np.ndarray | torch.Tensor, mode: str | None = None, seed: int | None = 0) -> torch.Tensor:
-        """Raw generator output (N, C, H, W) float32 on the CPU for encoded inputs in [-1, 1]."""
+    def forward(
+        self,
+        inputs: np.ndarray | torch.Tensor,
+        mode: str | None = None,
+        seed: int | None = 0,
+        threads: int | None = None,
+    ) -> torch.Tensor:
+        """Raw generator output (N, C, H, W) float32 on the CPU for encoded inputs in [-1, 1].
+
+        A traced graph runs outside the engine's lock, so several threads can render at once
+        (``threads`` sets the calling thread's CPU threads for this call); the eager module runs
+        under it, since its modes and the process-wide RNG are shared state."""
         mode = mode or self.card.default_mode
         if mode not in MODES:
             raise SynthguiError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
         x = torch.as_tensor(inputs, dtype=torch.float32)
         if x.dim() == 3:
             x = x.unsqueeze(0)
-        with self._lock, torch.inference_mode():
-            if self.threads and torch.get_num_threads() != self.threads:
+        with torch.inference_mode():
+            wanted = threads or self.threads
+            if wanted and torch.get_num_threads() != wanted:
                 # OpenMP keeps a thread count per calling thread: a thread that was running when
                 # the engine was built (the GUI's main thread, say) would otherwise use all cores.
-                torch.set_num_threads(self.threads)
-            self._set_mode(mode)
-            try:
-                x = x.to(self.device)
-                if self.channels_last and x.dim() == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                seeded = _RNG_LOCK if seed is not None else contextlib.nullcontext()
-                with seeded, torch.random.fork_rng(devices=self._rng_devices, enabled=seed is not None):
-                    if seed is not None:
-                        torch.manual_seed(int(seed))
-                    if self.half:
-                        with torch.autocast(self.device.type, dtype=torch.float16):
-                            y = self.net(x)
-                    else:
-                        y = self._module(mode, x)(x)
-                return y.float().cpu()
-            finally:
-                self._set_mode("eval")
+                torch.set_num_threads(wanted)
+            x = x.to(self.device)
+            if self.channels_last and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self._lock:
+                graph = self._graph(mode, x)
+                if graph is None:
+                    y = self._eager(mode, x, seed)
+            if graph is not None:
+                y = graph.run(x, *(n.to(self.device) for n in draw_dropout_noise(graph.draws, seed)))
+            return y.float().cpu()
 
-    def _module(self, mode: str, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The traced graph for this mode and input shape, or the eager module when tracing is off
-        or has failed. Called with the mode set and the RNG seeded."""
+    def _eager(self, mode: str, x: torch.Tensor, seed: int | None) -> torch.Tensor:
+        """The module itself, with the mode set and the process-wide RNG seeded. Under the lock."""
+        self._set_mode(mode)
+        try:
+            seeded = _RNG_LOCK if seed is not None else contextlib.nullcontext()
+            with seeded, torch.random.fork_rng(devices=self._rng_devices, enabled=seed is not None):
+                if seed is not None:
+                    torch.manual_seed(int(seed))
+                if self.half:
+                    with torch.autocast(self.device.type, dtype=torch.float16):
+                        return self.net(x)
+                return self.net(x)
+        finally:
+            self._set_mode("eval")
+
+    def _graph(self, mode: str, x: torch.Tensor) -> _Graph | None:
+        """The traced graph for this mode and input shape (traced on first use), or None when
+        tracing is off or has failed. Under the lock."""
         if not self.trace or self.half:
-            return self.net
+            return None
         key = (mode, tuple(x.shape))
         graph = self._graphs.pop(key, None)
         if graph is not None:
             self._graphs[key] = graph  # most recently used last: eviction takes the least recently used
-        else:
-            graph = self._trace(x)
-            if graph is None:
-                return self.net
-            if len(self._graphs) >= MAX_GRAPHS:
-                self._graphs.pop(next(iter(self._graphs)))
-            self._graphs[key] = graph
+            return graph
+        self._set_mode(mode)
+        try:
+            graph = self._trace(mode, x)
+        finally:
+            self._set_mode("eval")
+        if graph is None:
+            return None
+        if len(self._graphs) >= MAX_GRAPHS:
+            self._graphs.pop(next(iter(self._graphs)))
+        self._graphs[key] = graph
         return graph
 
-    def _trace(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    def _trace(self, mode: str, x: torch.Tensor) -> _Graph | None:
         """Trace the network on ``x`` and keep the graph only if it gives exactly the eager output
-        (same seed, so dropout draws match); a failure of the tracer turns tracing off for this
-        engine. The eager run comes first: an error there (a wrong input, memory) is the caller's."""
+        for the same seed; a failure of the tracer turns tracing off for this engine. The eager run
+        comes first: an error there (a wrong input, memory) is the caller's.
+
+        In reference mode the dropout layers' masks become inputs of the graph: the eager run records
+        each draw's shape, and the graph gets the masks ``draw_dropout_noise`` makes for seed 0,
+        which must reproduce the eager output bit for bit."""
+        dropouts = [d for d in self._dropout if d.training]
+        draws: list[tuple[tuple[int, ...], float]] = []
+        recorders = [d.register_forward_pre_hook(lambda m, a: draws.append((tuple(a[0].shape), float(m.p)))) for d in dropouts]
         with _RNG_LOCK, torch.random.fork_rng(devices=self._rng_devices):
-            torch.manual_seed(0)
-            expected = self.net(x)
             try:
                 torch.manual_seed(0)
-                graph = torch.jit.trace(self.net, x, check_trace=False)
-                torch.manual_seed(0)
-                same = torch.equal(graph(x), expected)
-            except Exception as exc:  # tracing is an optimisation: never a reason to fail a render
-                self.trace, self.trace_error = False, f"{type(exc).__name__}: {exc}"
-                return None
+                expected = self.net(x)
+            finally:
+                for handle in recorders:
+                    handle.remove()
+        noises = [n.to(self.device) for n in draw_dropout_noise(draws, 0)]
+        for d in dropouts:
+            d.train(False)  # the fed masks stand in for the layer's own draws
+        try:
+            graph = torch.jit.trace(_FedNet(self.net, dropouts, self.channels_last), (x, *noises), check_trace=False)
+            same = torch.equal(graph(x, *noises), expected)
+        except Exception as exc:  # tracing is an optimisation: never a reason to fail a render
+            self.trace, self.trace_error = False, f"{type(exc).__name__}: {exc}"
+            return None
+        finally:
+            for d in dropouts:
+                d.train(True)
         if not same:
             self.trace, self.trace_error = False, "the traced graph's output differed from the module's"
             return None
-        return graph
+        return _Graph(graph, draws)
 
     def warm_up(self, mode: str | None = None) -> None:
         """One forward on a blank input of the model's shape, so the first real render does not pay
@@ -314,13 +430,24 @@ class Engine:
         mode = mode or self.card.default_mode
         start = time.perf_counter()
         if mode == "eval":
-            out = self.forward(inputs, mode, seed=None)
-        elif mode == "deterministic":
-            out = torch.cat([self.forward(inputs[i : i + 1], mode, seed=None) for i in range(len(inputs))])
+            images = np.stack([to_uint8_image(o) for o in self.forward(inputs, mode, seed=None).numpy()])
         else:
-            out = torch.cat([self.forward(inputs[i : i + 1], mode, seed=int(s)) for i, s in enumerate(seeds)])
-        images = np.stack([to_uint8_image(o) for o in out.numpy()])
+            def one(i: int, threads: int | None = None) -> np.ndarray:
+                seed = None if mode == "deterministic" else int(seeds[i])
+                return to_uint8_image(self.forward(inputs[i : i + 1], mode, seed, threads)[0].numpy())
+
+            images = np.stack(self._map(one, len(inputs)))
         return RenderResult(images, time.perf_counter() - start, str(self.device), mode, list(map(int, seeds)))
+
+    def _map(self, one: Callable[[int, int | None], np.ndarray], n: int) -> list[np.ndarray]:
+        """``one(i)`` for each image, on ``streams`` threads when the traced graph can run them at once."""
+        streams = min(self.streams, n)
+        if streams < 2 or not self.trace or self.half:
+            return [one(i) for i in range(n)]
+        if self._stream_pool is None:
+            self._stream_pool = ThreadPoolExecutor(self.streams, thread_name_prefix="synthgui-stream")
+        threads = max(1, (self.threads or 1) // streams)
+        return list(self._stream_pool.map(lambda i: one(i, threads), range(n)))
 
     def render(
         self,

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..atomic import write_text_atomic
+from ..atomic import sync_folder, write_text_atomic
 from ..errors import SynthguiError
 
 PLAN = "export.json"
@@ -75,11 +75,18 @@ class Journal:
     """Appends rows under a lock; each row is flushed to the OS (it survives a killed process) and
     the file is fsynced every ``sync_every`` rows and on close (it survives a power cut up to there)."""
 
-    def __init__(self, out_dir: Path, sync_every: int = 32) -> None:
+    def __init__(self, out_dir: Path, sync_every: int = 32, folders: tuple[Path, ...] = ()) -> None:
         self._fh = open(out_dir / JOURNAL, "ab")
         self._lock = threading.Lock()
         self._since_sync = 0
         self._sync_every = sync_every
+        self._folders = folders  # synced before the journal: a row that survives a power cut has its files
+
+    def _sync(self) -> None:
+        for folder in self._folders:
+            if folder.is_dir():
+                sync_folder(folder)
+        os.fsync(self._fh.fileno())
 
     def append(self, row: dict[str, Any]) -> None:
         data = (json.dumps(row, sort_keys=True) + "\n").encode("utf-8")
@@ -88,14 +95,14 @@ class Journal:
             self._fh.flush()
             self._since_sync += 1
             if self._since_sync >= self._sync_every:
-                os.fsync(self._fh.fileno())
+                self._sync()
                 self._since_sync = 0
 
     def close(self) -> None:
         with self._lock:
             if not self._fh.closed:
                 self._fh.flush()
-                os.fsync(self._fh.fileno())
+                self._sync()
                 self._fh.close()
 
 
@@ -154,7 +161,7 @@ def write_card(out_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]]) 
         "",
         "## Files",
         "",
-        "- `images/`: the rendered images; `masks/`: the exact conditioning label map of each (paletted PNG, pixel value = class id)",
+        "- `images/`: the rendered images; `masks/`: the exact conditioning label map of each (paletted PNG, pixel value = class id; items that share a mask share one file through hard links where the disk allows them, so editing one in place edits them all)",
         f"- `{CSV}` / `{JOURNAL}`: one row per image with every parameter, the seed, the model identity and the image's SHA-256",
         f"- `{PLAN}`: the export's plan (used by `--resume`)",
         "",

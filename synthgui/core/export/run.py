@@ -4,7 +4,9 @@
 Memory stays bounded: at most two prepared batches wait for the engine and ``2 x batch`` images
 wait for the writers. Every file is written atomically, and an item's journal row is appended only
 after its files are in place, so stopping at any point (cancel, Ctrl+C, SIGKILL, a full disk)
-leaves a folder that ``resume`` completes without torn files or duplicates.
+leaves a folder that ``resume`` completes without torn files or duplicates. The folders are synced
+with the journal, not after every rename: after a power cut, ``recover`` drops rows whose files did
+not survive and files whose rows did not, so a lost rename costs a re-render, never a wrong row.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ... import __version__
-from ..atomic import write_bytes_atomic
+from ..atomic import link_atomic, write_bytes_atomic
 from ..card import MODES
 from ..encoding import EncodeRequest, apply_condition
 from ..errors import MaskError, SynthguiError
@@ -132,6 +134,7 @@ class ExportJob:
         self.items = Plan(len(self.sources), self.sweep)
         self.skipped: list[str] = []
         self._mask_cache: dict[str, bytes] = {}
+        self._mask_files: dict[str, Path] = {}  # a published mask file per recent mask
         self._mask_lock = threading.Lock()
 
     # --- creating and reopening ---------------------------------------------------------------------
@@ -222,12 +225,13 @@ class ExportJob:
         self.plan.setdefault("device", f"{engine.device}{' fp16' if engine.half else ''}")
         start = time.perf_counter()
         state = _RunState(total=self.items.total, done=len(done))
-        journal = manifest.Journal(self.out_dir)
+        journal = manifest.Journal(self.out_dir, folders=tuple(self.out_dir / f for f in ("images", "masks", "aligned/train")))
         ready: queue.Queue = queue.Queue(maxsize=2)
-        producer = threading.Thread(target=self._produce, args=(engine, todo, ready, cancel, state, warn), daemon=True)
         workers = max(1, default_workers() if self.options.workers is None else self.options.workers)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synthgui-export")
-        slots = threading.Semaphore(2 * self.options.batch + workers)
+        chunk = self._chunk(engine)
+        slots = threading.Semaphore(2 * chunk + workers)
+        producer = threading.Thread(target=self._produce, args=(engine, todo, chunk, ready, cancel, state, warn), daemon=True)
         interrupted: BaseException | None = None
 
         def report(message: str = "") -> None:
@@ -259,12 +263,12 @@ class ExportJob:
             while True:
                 if state.error is not None or cancel.is_set():
                     break
-                chunk = ready.get()
-                if chunk is None:
+                prepared = ready.get()
+                if prepared is None:
                     break
-                if isinstance(chunk, BaseException):
-                    raise chunk
-                variants, masks, inputs, offsets = chunk
+                if isinstance(prepared, BaseException):
+                    raise prepared
+                variants, masks, inputs, offsets = prepared
                 result = engine.render_inputs(inputs, [v.seed for v in variants], self.options.mode)
                 for v, lm, image, offset in zip(variants, masks, result.images, offsets):
                     slots.acquire()
@@ -299,7 +303,15 @@ class ExportJob:
                             list(self.skipped), cancel.is_set() and len(rows) < self.items.total - state.skipped_items,
                             time.perf_counter() - start)
 
-    def _produce(self, engine, todo: list[int], ready: queue.Queue, cancel: threading.Event, state: "_RunState", warn) -> None:
+    def _chunk(self, engine) -> int:
+        """Images per call of the engine. In eval mode the batch is one forward (``--batch``); in the
+        other modes each image runs alone, on the engine's parallel streams, so a call gets at least
+        one image per stream (the bytes do not depend on it)."""
+        if (self.options.mode or engine.card.default_mode) == "eval":
+            return self.options.batch
+        return max(self.options.batch, getattr(engine, "streams", 1))
+
+    def _produce(self, engine, todo: list[int], chunk: int, ready: queue.Queue, cancel: threading.Event, state: "_RunState", warn) -> None:
         """Load, transform and encode masks batch by batch, ahead of the engine."""
         try:
             card = engine.card
@@ -324,7 +336,7 @@ class ExportJob:
                     cond_lm = apply_condition(cond_lm, card, v.condition)
                     tone = parse_skin_tone(v.skin_tone) if v.skin_tone and card.uses_skin_tone else None
                     batch.append((v, cond_lm, engine.encode(cond_lm, EncodeRequest(skin_tone=tone)), offset))
-                if len(batch) == self.options.batch:
+                if len(batch) == chunk:
                     self._put(ready, batch, cancel)
                     batch = []
             if batch and not cancel.is_set():
@@ -369,11 +381,15 @@ class ExportJob:
         aligned = self.aligned_name(v) if self.options.aligned and lm is not None else ""
         written: list[Path] = []
         try:
-            for name, payload in ((self.image_name(v), lambda: data), (mask, lambda: self._mask_png(lm, card)),
-                                  (aligned, lambda: self._labelled_png(np.concatenate([self._mask_picture(lm, v, card), image], axis=1)))):
-                if name:
-                    write_bytes_atomic(self.out_dir / name, payload())
-                    written.append(self.out_dir / name)
+            write_bytes_atomic(self.out_dir / self.image_name(v), data, sync_folder=False)
+            written.append(self.out_dir / self.image_name(v))
+            if mask:
+                self._write_mask(self.out_dir / mask, lm, card)
+                written.append(self.out_dir / mask)
+            if aligned:
+                pair = np.concatenate([self._mask_picture(lm, v, card), image], axis=1)
+                write_bytes_atomic(self.out_dir / aligned, self._labelled_png(pair), sync_folder=False)
+                written.append(self.out_dir / aligned)
         except BaseException:
             for path in written:  # no half-finished item stays behind (a disk that filled up mid-item)
                 with contextlib.suppress(OSError):
@@ -411,14 +427,27 @@ class ExportJob:
     def _labelled_png(self, image: np.ndarray) -> bytes:
         return add_png_text(_png(image, self.options.png_compression), png_text(self.note))
 
-    def _mask_png(self, lm: np.ndarray, card) -> bytes:
-        """The mask as a paletted PNG (values = class ids, palette = class colours). Seeds and skin
-        tones share one mask, so the last few encodings are kept instead of redone."""
+    def _write_mask(self, target: Path, lm: np.ndarray, card) -> None:
+        """Seeds and skin tones share one mask: the items after the first get a hard link to its file
+        (no second copy on disk, no second fsync), or the bytes again where links are not possible."""
+        key = hashlib.sha1(np.ascontiguousarray(lm).tobytes()).hexdigest() + str(lm.shape)
+        with self._mask_lock:
+            source = self._mask_files.get(key)
+        if source is not None and link_atomic(source, target, sync_folder=False):
+            return
+        write_bytes_atomic(target, self._mask_png(lm, card, key), sync_folder=False)
+        with self._mask_lock:
+            if len(self._mask_files) >= 8:
+                self._mask_files.pop(next(iter(self._mask_files)))
+            self._mask_files[key] = target
+
+    def _mask_png(self, lm: np.ndarray, card, key: str) -> bytes:
+        """The mask as a paletted PNG (values = class ids, palette = class colours); the last few
+        encodings are kept instead of redone."""
         import io
 
         from PIL import Image
 
-        key = hashlib.sha1(np.ascontiguousarray(lm).tobytes()).hexdigest() + str(lm.shape)
         with self._mask_lock:
             cached = self._mask_cache.get(key)
         if cached is not None:
