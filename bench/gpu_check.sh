@@ -37,7 +37,7 @@ fi
 # Limits add up to 480 s, inside the call's timeout_s=540 with the start and the unpacking.
 step variants 60 python3 bench/engine_variants.py --device "$device" --runs 30
 step ui 60 "${qt[@]}" python3 bench/bench_ui.py --device "$device" --seconds 6
-step export 180 python3 bench/bench_export.py --device "$device" --count 1000 --rounds 2
+step export 180 python3 bench/bench_export.py --device "$device" --count 1000 --rounds 2 --batch 32
 step engine 45 python3 bench/bench_engine.py --devices "$device" --ngf 16 64 --batch 1 8
 step tests 105 "${qt[@]}" python3 -m pytest -q -p no:cacheprovider tests/test_engine.py tests/test_export.py
 echo "gpu_check: done in $SECONDS s; results in $out"

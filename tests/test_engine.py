@@ -125,21 +125,31 @@ def test_latest_wins_reports_errors_and_keeps_running():
     assert errors == ["boom"] and results == [2]
 
 
+@pytest.mark.parametrize("trace", [True, False], ids=["traced", "eager"])
+@pytest.mark.parametrize("kind", ["unet", "resnet"])
 @pytest.mark.parametrize("mode", ["reference", "deterministic", "eval"])
-def test_engine_output_equals_the_reference_forward_on_a_reference_checkpoint(tmp_path, mode):
-    """What the app renders is the reference network's output on the same checkpoint, in each mode."""
-    from reference_oracle import unet_forward
+def test_engine_output_equals_the_reference_forward_on_a_reference_checkpoint(tmp_path, mode, kind, trace):
+    """What the app renders is the reference network's output on the same checkpoint, in each mode:
+    in reference mode with the dropout masks ``torch.dropout`` draws after ``torch.manual_seed``."""
+    from reference_oracle import resnet_forward, unet_forward
 
-    path = write_model(tmp_path, GeneratorSpec(ngf=4, num_downs=8, dropout=True), skin_card())
+    if kind == "unet":
+        spec, x = GeneratorSpec(ngf=4, num_downs=8, dropout=True), torch.rand(2, 3, 256, 256) * 2 - 1
+    else:
+        spec, x = GeneratorSpec(kind="resnet", ngf=4, n_blocks=6, dropout=True), torch.rand(2, 3, 64, 64) * 2 - 1
+    path = write_model(tmp_path, spec, skin_card())
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = {k: v.float() for k, v in state.items()}
-    engine = Engine(load_model(path), device="cpu", threads=1)
-    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    engine = Engine(load_model(path), device="cpu", threads=1, trace=trace)
     ours = engine.forward(x, mode, seed=11)
     torch.manual_seed(11)
     with torch.no_grad():
-        theirs = unet_forward(state, x, 8, "batch", True, mode)
+        if kind == "unet":
+            theirs = unet_forward(state, x, 8, "batch", True, mode)
+        else:
+            theirs = resnet_forward(state, x, 6, "batch", True, mode)
     assert torch.allclose(ours, theirs, atol=1e-5, rtol=0), (ours - theirs).abs().max()
+    assert engine.trace == trace and engine.trace_error is None
 
 
 @pytest.mark.parametrize("spec", [
@@ -293,7 +303,7 @@ def test_dropout_noise_is_what_torch_dropout_draws_for_the_seed():
     from synthgui.core.engine import draw_dropout_noise
 
     x = torch.rand(2, 8, 16, 16) + 0.5
-    draws = [((2, 8, 16, 16), 0.5), ((2, 8, 16, 16), 0.3)]
+    draws = [((2, 8, 16, 16), 0.5), ((2, 8, 16, 16), 0.0), ((2, 8, 16, 16), 0.3), ((2, 8, 16, 16), 1.0), ((2, 8, 16, 16), 0.5)]
     for seed in (0, 7, 123456):
         torch.manual_seed(seed)
         expected = [torch.nn.functional.dropout(x, p, training=True) for _, p in draws]
@@ -309,18 +319,53 @@ def test_streams_render_an_image_set_as_one_stream_does(tmp_path):
     seeds = [5, 6, 7, 8, 9, 10]
     one = Engine(model, device="cpu", threads=1, streams=1)
     many = Engine(load_model(path), device="cpu", threads=2, streams=3)
-    assert "3 streams" in many.describe()
-    seen = set()
+    assert many.streams == 3
+    spans = []
     real_forward = many.forward
 
     def spy(*args, **kwargs):
-        seen.add(threading.current_thread().name)
-        return real_forward(*args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return real_forward(*args, **kwargs)
+        finally:
+            spans.append((start, time.perf_counter(), threading.current_thread().name))
 
     many.forward = spy
     for mode in ("reference", "deterministic"):
         assert np.array_equal(many.render_inputs(inputs, seeds, mode).images, one.render_inputs(inputs, seeds, mode).images), mode
-    assert len({name for name in seen if name.startswith("synthgui-stream")}) >= 2
+    assert len({name for _, _, name in spans if name.startswith("synthgui-stream")}) >= 2
+    assert any(a0 < b1 and b0 < a1 for i, (a0, a1, _) in enumerate(spans) for b0, b1, _ in spans[i + 1:]), "no two renders overlapped"
+
+
+def test_engines_sharing_a_network_do_not_mix_their_calls(tmp_path):
+    """Engines of one layout share the network (no second copy in memory); one's trace or eager call
+    sets modes and masks on its modules, which the other's must not see."""
+    path = write_model(tmp_path, GeneratorSpec(ngf=4, dropout=True), skin_card())
+    model = load_model(path)
+    traced = Engine(model, device="cpu", threads=1)
+    eager = Engine(model, device="cpu", threads=1, trace=False)
+    assert traced.net is eager.net
+    alone = Engine(load_model(path), device="cpu", threads=1, trace=False)
+    inputs = {n: torch.rand(n, 3, 256, 256) * 2 - 1 for n in (1, 2, 3)}
+    expected = {(n, m, s): alone.forward(inputs[n], m, s) for n in inputs for m in ("reference", "eval") for s in (1, 2)}
+    wrong: list = []
+
+    def work(engine: Engine) -> None:
+        try:
+            for _ in range(3):
+                for (n, m, s), want in expected.items():
+                    if not torch.allclose(engine.forward(inputs[n], m, s), want, atol=1e-5, rtol=0):
+                        wrong.append((n, m, s))
+                engine._graphs.clear()  # trace again, while the other engine runs
+        except Exception as exc:  # an error is a failure too, not a reason to stop quietly
+            wrong.append(exc)
+
+    threads = [threading.Thread(target=work, args=(e,)) for e in (traced, eager)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong and traced.trace and traced.trace_error is None
 
 
 def test_a_seeded_traced_render_leaves_the_process_rng_alone(engine):
@@ -330,3 +375,22 @@ def test_a_seeded_traced_render_leaves_the_process_rng_alone(engine):
     torch.manual_seed(99)
     engine.render(disk_label_map(256), seed=4, mode="reference")
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels-last"])
+def test_a_batch_with_per_image_statistics_renders_each_image_as_alone(tmp_path, channels_last):
+    """How a GPU renders an image set in reference mode: one forward, each image with its own batch
+    statistics and its own seed's dropout masks; the images must be those of one forward each."""
+    path = write_model(tmp_path, GeneratorSpec(ngf=4, dropout=True), skin_card())
+    model = load_model(path)
+    batched = Engine(model, device="cpu", threads=1, trace=False, channels_last=channels_last, batch_per_image=True)
+    alone = Engine(load_model(path), device="cpu", threads=1, trace=False, channels_last=channels_last, streams=1,
+                   batch_per_image=False)
+    inputs = np.stack([alone.encode(disk_label_map(256, r)) for r in (0.1, 0.25, 0.4)])
+    seeds = [3, 4, 3]
+    for mode in ("reference", "deterministic"):
+        together = batched.render_inputs(inputs, seeds, mode).images
+        one_by_one = alone.render_inputs(inputs, seeds, mode).images
+        assert np.array_equal(together, one_by_one), mode
+    with pytest.raises(SynthguiError, match="3 images need 3 seeds"):
+        batched.forward_per_image(inputs, "reference", [1, 2])

@@ -189,6 +189,18 @@ def test_the_journal_syncs_the_folders_before_itself(tmp_path, monkeypatch):
     assert calls == ["images", "journal", "images", "journal"]
 
 
+def test_an_engine_that_batches_per_image_exports_the_same_images(tmp_path, engine, model_path, mask_dir):
+    """A GPU engine renders the set in per-image batches, a CPU one image by image on streams; the
+    export (here both on the CPU, so bit for bit) must not depend on which."""
+    _export(tmp_path / "streams", engine, mask_dir, aligned=False)
+    batched = Engine(load_model(model_path), device="cpu", threads=1, trace=False, batch_per_image=True)
+    _export(tmp_path / "batched", batched, mask_dir, aligned=False)
+    names = sorted(n for n in _files(tmp_path / "streams") if n.startswith("images/"))
+    assert len(names) == 16
+    for name in names:
+        assert (tmp_path / "streams" / name).read_bytes() == (tmp_path / "batched" / name).read_bytes(), name
+
+
 def test_resume_after_full_disk_and_crash_debris(tmp_path, engine, mask_dir, monkeypatch):
     from synthgui.core.export import run as run_mod
 

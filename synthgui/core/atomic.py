@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -99,8 +100,9 @@ _names = itertools.count()
 
 
 def _temp_name(target: Path) -> Path:
-    """A hidden name beside ``target`` that no other thread or process picks (``.NAME.PID-N.tmp``)."""
-    return target.with_name(f".{target.name}.{os.getpid()}-{next(_names)}.tmp")
+    """A hidden name beside ``target`` that no other thread or process picks, nor one that crashed
+    earlier with the same process id (``.NAME.PID-N-RANDOM.tmp``)."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{next(_names)}-{secrets.token_hex(4)}.tmp")
 
 
 def _cannot_write_folder(folder: Path, exc: OSError) -> SynthguiError:

@@ -23,16 +23,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .card import MODES
 from .encoding import EncodeRequest, encode, to_uint8_image
 from .errors import SynthguiError
 from .models import LoadedModel
 
-# The eager module's seeded renders (and tracing) set the process-wide RNG, which every engine
-# shares: one lock keeps two engines from drawing each other's dropout masks. Traced graphs take
-# their masks as inputs, drawn from a private generator, and need no lock.
-_RNG_LOCK = threading.RLock()
 # torch.jit.trace is deprecated in favour of torch.compile/export, neither of which gives a graph
 # that runs without the GIL or a compiler; its warnings (and the tracer's) are expected here.
 warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=DeprecationWarning)
@@ -41,6 +38,7 @@ warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
 # fp16 on a GPU is used only where it stays this close to fp32 (max abs difference on the 0-255 scale).
 HALF_TOLERANCE_8BIT = 2.0
 MAX_GRAPHS = 8  # traced graphs kept per engine: (mode, input shape) pairs
+MAX_STREAMS = 8  # parallel renders of an image set on a CPU
 
 
 def available_devices() -> list[str]:
@@ -93,15 +91,14 @@ class RenderJob:
     id: int = 0
 
 
-# Layers that draw random numbers or reduce over the image: on channels-last tensors their results
-# would depend on the memory order (a seed would pick other dropout masks) and, for the reductions,
-# on how many threads split them (the same seed would give other bytes on another machine).
-_NCHW_ISLANDS = (nn.Dropout, nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
+# Layers that reduce over the image: on channels-last tensors their results would depend on the
+# number of threads that split the reduction (the same seed would give other bytes on another machine).
+_NCHW_ISLANDS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
 
 
 def _to_nchw(module: nn.Module, args: tuple) -> tuple | None:
     if not module.training or args[0].dim() != 4:
-        return None  # running statistics, dropout off: elementwise, any layout gives the same numbers
+        return None  # running statistics: elementwise, any layout gives the same numbers
     return (args[0].contiguous(),)
 
 
@@ -111,6 +108,34 @@ def _back_to_channels_last(module: nn.Module, args: tuple, output: torch.Tensor)
     return output.contiguous(memory_format=torch.channels_last)
 
 
+def _per_sample_norm(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
+    """BatchNorm with each image's own statistics, as when it runs alone (batch 1): instance norm
+    with the layer's affine weights is that computation (one batch norm over N x C channels)."""
+    if not module.__dict__.get("_synthgui_per_sample") or not module.training:
+        return None
+    return F.instance_norm(args[0], None, None, module.weight, module.bias, True, 0.0, module.eps)
+
+
+def _draw(shape: tuple[int, ...], p: float, generator: torch.Generator) -> torch.Tensor:
+    """What ``torch.dropout`` multiplies by in training mode: Bernoulli(1 - p) / (1 - p), and, as
+    there, nothing drawn for p = 0 or 1 (the draws of later layers must not shift)."""
+    if p == 0:
+        return torch.ones(shape, dtype=torch.float32)
+    if p == 1:
+        return torch.zeros(shape, dtype=torch.float32)
+    return torch.empty(shape, dtype=torch.float32).bernoulli_(1 - p, generator=generator).div_(1 - p)
+
+
+def _generator(seed: int | None) -> torch.Generator:
+    """A private CPU generator: seeded, or (``None``) from the system's entropy, never the process-wide one."""
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    return generator
+
+
 class _Feed:
     """The dropout masks of one traced call, handed to the dropout layers in the order they run."""
 
@@ -118,25 +143,65 @@ class _Feed:
         self.noises = list(noises)
         self.channels_last = channels_last
 
-    def take(self) -> torch.Tensor:
+    def take(self, shape: tuple[int, ...], p: float) -> torch.Tensor:
         if not self.noises:
             raise RuntimeError("the network ran more dropout layers than it did when its draws were recorded")
         return self.noises.pop(0)
 
 
+class _DrawFeed:
+    """Dropout masks drawn as the layers ask for them, from private CPU generators: one for the
+    whole batch (what ``torch.dropout`` draws after ``torch.manual_seed(seed)``), or one per image
+    (each image gets the masks it would get alone); ``None``, unseeded draws. The CPU generator
+    makes a seed the same variation on every device."""
+
+    def __init__(self, seeds: Sequence[int | None], channels_last: bool, record: list | None = None) -> None:
+        self.generators = [_generator(s) for s in seeds]
+        self.channels_last = channels_last
+        self.record = record
+
+    def take(self, shape: tuple[int, ...], p: float) -> torch.Tensor:
+        if self.record is not None:
+            self.record.append((shape, p))
+        if len(self.generators) == 1:
+            return _draw(shape, p, self.generators[0])
+        if shape[0] != len(self.generators):
+            raise RuntimeError(f"a batch of {shape[0]} images reached a dropout layer with {len(self.generators)} seeds")
+        return torch.cat([_draw((1, *shape[1:]), p, g) for g in self.generators])
+
+
 def _fed_dropout(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
-    """Dropout with a given mask: ``x * noise`` as ``torch.dropout`` computes it in training mode
-    (the noise already divided by 1 - p), in the layout the module's output would have had."""
+    """Dropout with the feed's mask: ``x * noise`` as ``torch.dropout`` computes it in training mode,
+    in the layout the module's output would have had. Without a feed the (eval-mode) layer is the
+    identity it always is at test time outside ``reference`` mode."""
     feed = module.__dict__.get("_synthgui_feed")
     if feed is None:
         return None
-    y = args[0].contiguous() * feed.take()
+    x = args[0]
+    noise = feed.take(tuple(x.shape), float(module.p)).to(device=x.device, dtype=x.dtype)
+    y = x.contiguous() * noise
     return y.contiguous(memory_format=torch.channels_last) if feed.channels_last and y.dim() == 4 else y
+
+
+@contextlib.contextmanager
+def _installed(dropouts: Sequence[nn.Module], feed, norms: Sequence[nn.Module] = ()):
+    """The feed on the dropout layers (and per-image statistics on ``norms``) for one call."""
+    for d in dropouts:
+        d._synthgui_feed = feed
+    for n in norms:
+        n._synthgui_per_sample = True
+    try:
+        yield
+    finally:
+        for d in dropouts:
+            d._synthgui_feed = None
+        for n in norms:
+            n._synthgui_per_sample = False
 
 
 class _FedNet(nn.Module):
     """The network with its dropout masks as inputs, for tracing: a graph that draws no random numbers
-    can run on several threads at once, and a seed no longer needs the process-wide RNG."""
+    can run on several threads at once."""
 
     def __init__(self, net: nn.Module, dropouts: list[nn.Module], channels_last: bool) -> None:
         super().__init__()
@@ -146,13 +211,8 @@ class _FedNet(nn.Module):
 
     def forward(self, x: torch.Tensor, *noises: torch.Tensor) -> torch.Tensor:
         feed = _Feed(noises, self._channels_last)
-        for d in self._dropouts:
-            d._synthgui_feed = feed
-        try:
+        with _installed(self._dropouts, feed):
             y = self.net(x)
-        finally:
-            for d in self._dropouts:
-                d._synthgui_feed = None
         if feed.noises:
             raise RuntimeError("the network ran fewer dropout layers than it did when its draws were recorded")
         return y
@@ -171,8 +231,15 @@ def draw_dropout_noise(draws: Sequence[tuple[tuple[int, ...], float]], seed: int
     """The dropout masks ``torch.dropout`` would draw after ``torch.manual_seed(seed)``: the same
     Bernoulli draws from a generator seeded alike, in the same order, divided by 1 - p. A private
     generator makes seeded renders independent of the process-wide RNG (and of each other)."""
-    generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-    return [torch.empty(shape).bernoulli_(1 - p, generator=generator).div_(1 - p) for shape, p in draws]
+    feed = _DrawFeed([seed], channels_last=False)
+    return [feed.take(shape, p) for shape, p in draws]
+
+
+def _net_lock(net: nn.Module) -> threading.RLock:
+    """The lock of a network, shared by every engine that runs it: modes, feeds and per-image
+    statistics are set on its modules for a call, so two eager calls (or a call and a trace)
+    must not overlap, whichever engines make them."""
+    return net.__dict__.setdefault("_synthgui_lock", threading.RLock())
 
 
 def _with_layout(net: nn.Module, channels_last: bool) -> nn.Module:
@@ -186,7 +253,10 @@ def _with_layout(net: nn.Module, channels_last: bool) -> nn.Module:
     if claimed is not None:
         import copy
 
-        net = copy.deepcopy(net)
+        lock = _net_lock(net)
+        with lock:  # no engine is mid-call on it (a feed or a mode would be copied along)
+            net = copy.deepcopy(net, {id(lock): None})
+        net.__dict__.pop("_synthgui_lock", None)
         for m in net.modules():
             for hooks in (m._forward_pre_hooks, m._forward_hooks):
                 for key in [k for k, fn in hooks.items() if fn in (_to_nchw, _back_to_channels_last)]:
@@ -198,9 +268,11 @@ def _with_layout(net: nn.Module, channels_last: bool) -> nn.Module:
             if isinstance(m, _NCHW_ISLANDS):
                 m.register_forward_pre_hook(_to_nchw)
                 m.register_forward_hook(_back_to_channels_last)
-    for m in net.modules():
+    for m in net.modules():  # inert until a call installs a feed or asks for per-image statistics
         if isinstance(m, nn.Dropout) and _fed_dropout not in m._forward_hooks.values():
-            m.register_forward_hook(_fed_dropout)  # inert until a traced call feeds it its masks
+            m.register_forward_hook(_fed_dropout)
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and _per_sample_norm not in m._forward_hooks.values():
+            m.register_forward_hook(_per_sample_norm, prepend=True)  # before the layout's own hook
     net._synthgui_layout = want
     return net
 
@@ -218,6 +290,7 @@ class Engine:
         trace: bool | None = None,
         channels_last: bool | None = None,
         streams: int | None = None,
+        batch_per_image: bool | None = None,
     ) -> None:
         self.model = model
         self.device = select_device(device)
@@ -233,17 +306,22 @@ class Engine:
         # Images rendered one by one (reference and deterministic modes) run as parallel streams of
         # one thread each on a CPU: a forward of a 256 x 256 image splits poorly over threads, and
         # separate images need no synchronisation (bench/engine_variants.py --streams).
-        self.streams = max(1, streams if streams is not None else (self.threads or 1))
-        self._stream_pool: ThreadPoolExecutor | None = None
+        # At most MAX_STREAMS: each holds a forward's activations, and a big machine splits its
+        # threads among them.
+        self.streams = max(1, streams if streams is not None else min(self.threads or 1, MAX_STREAMS))
+        self._stream_pool = ThreadPoolExecutor(self.streams, thread_name_prefix="synthgui-stream") if self.streams > 1 else None
+        # A GPU instead renders them as one batch, each image with its own batch statistics and
+        # dropout masks (the same images, in one forward instead of one per image).
+        self.batch_per_image = self.device.type != "cpu" if batch_per_image is None else bool(batch_per_image)
         self.net = model.net.to(self.device)
         # oneDNN's convolutions run 20-40 % faster on channels-last tensors (bench/engine_variants.py);
-        # dropout and normalisation stay NCHW (_NCHW_ISLANDS), so seeds keep their masks and bytes do
-        # not depend on the thread count. A GPU keeps NCHW until that path is measured.
+        # normalisation stays NCHW (_NCHW_ISLANDS), so bytes do not depend on the thread count, and
+        # dropout masks are drawn in NCHW order (_fed_dropout). A GPU keeps NCHW until that is measured.
         self.channels_last = self.device.type == "cpu" if channels_last is None else bool(channels_last)
         self.net = _with_layout(self.net, self.channels_last)
         if half and self.device.type == "cpu":
             raise SynthguiError("half precision is only used on a GPU")
-        self._lock = threading.Lock()
+        self._lock = _net_lock(self.net)
         self._bn = [m for m in self.net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         self._dropout = [m for m in self.net.modules() if isinstance(m, nn.Dropout)]
         self.half = False
@@ -271,8 +349,6 @@ class Engine:
             parts.append("fp16")
         if self.threads:
             parts.append(f"{self.threads} thread{'s' if self.threads > 1 else ''}")
-        if self.streams > 1 and self.trace and not self.half:
-            parts.append(f"{self.streams} streams for image sets")
         if self.channels_last:
             parts.append("channels-last")
         if self.trace and not self.half:
@@ -280,11 +356,6 @@ class Engine:
         elif self.trace_error:
             parts.append(f"eager (tracing failed: {self.trace_error})")
         return ", ".join(parts)
-
-    @property
-    def _rng_devices(self) -> list[int]:
-        """The CUDA devices whose RNG a seeded call forks besides the CPU's."""
-        return [self.device.index or 0] if self.device.type == "cuda" else []
 
     @property
     def card(self):
@@ -300,12 +371,14 @@ class Engine:
     # --- core forward -----------------------------------------------------------------------------
 
     def _set_mode(self, mode: str) -> None:
+        """Batch statistics or running ones. Dropout layers always stay in eval mode: in ``reference``
+        mode a feed of masks (``_fed_dropout``) does their drawing, from generators of our own."""
         batch_stats = mode in ("reference", "deterministic")
         for bn in self._bn:
             bn.train(batch_stats)
             bn.track_running_stats = not batch_stats
         for d in self._dropout:
-            d.train(mode == "reference")
+            d.train(False)
 
     def forward(
         self,
@@ -314,42 +387,62 @@ class Engine:
         seed: int | None = 0,
         threads: int | None = None,
     ) -> torch.Tensor:
-        """Raw generator output (N, C, H, W) float32 on the CPU for encoded inputs in [-1, 1].
+        """Raw generator output (N, C, H, W) float32 on the CPU for encoded inputs in [-1, 1]. A batch
+        is one image set as ``torch`` runs it (shared batch statistics, one seed's dropout draws);
+        ``forward_per_image`` renders each image as if alone.
 
         A traced graph runs outside the engine's lock, so several threads can render at once
         (``threads`` sets the calling thread's CPU threads for this call); the eager module runs
-        under it, since its modes and the process-wide RNG are shared state."""
-        mode = mode or self.card.default_mode
-        if mode not in MODES:
-            raise SynthguiError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
-        x = torch.as_tensor(inputs, dtype=torch.float32)
-        if x.dim() == 3:
-            x = x.unsqueeze(0)
+        under it, since its modes are shared state."""
+        mode = self._check_mode(mode)
         with torch.inference_mode():
-            wanted = threads or self.threads
-            if wanted and torch.get_num_threads() != wanted:
-                # OpenMP keeps a thread count per calling thread: a thread that was running when
-                # the engine was built (the GUI's main thread, say) would otherwise use all cores.
-                torch.set_num_threads(wanted)
-            x = x.to(self.device)
-            if self.channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = self._prepare(inputs, threads)
             with self._lock:
                 graph = self._graph(mode, x)
                 if graph is None:
-                    y = self._eager(mode, x, seed)
+                    y = self._eager(mode, x, [seed])
             if graph is not None:
                 y = graph.run(x, *(n.to(self.device) for n in draw_dropout_noise(graph.draws, seed)))
             return y.float().cpu()
 
-    def _eager(self, mode: str, x: torch.Tensor, seed: int | None) -> torch.Tensor:
-        """The module itself, with the mode set and the process-wide RNG seeded. Under the lock."""
+    def forward_per_image(self, inputs: np.ndarray | torch.Tensor, mode: str | None, seeds: Sequence[int | None]) -> torch.Tensor:
+        """A batch in one forward of the module, each image with its own batch statistics and its
+        own seed's dropout masks: what ``forward`` gives for each image alone."""
+        mode = self._check_mode(mode)
+        with torch.inference_mode():
+            x = self._prepare(inputs, None)
+            if len(seeds) != len(x):
+                raise SynthguiError(f"{len(x)} images need {len(x)} seeds, not {len(seeds)}")
+            with self._lock:
+                return self._eager(mode, x, list(seeds), per_image=True).float().cpu()
+
+    def _check_mode(self, mode: str | None) -> str:
+        mode = mode or self.card.default_mode
+        if mode not in MODES:
+            raise SynthguiError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+        return mode
+
+    def _prepare(self, inputs: np.ndarray | torch.Tensor, threads: int | None) -> torch.Tensor:
+        wanted = threads or self.threads
+        if wanted and torch.get_num_threads() != wanted:
+            # OpenMP keeps a thread count per calling thread: a thread that was running when the
+            # engine was built (the GUI's main thread, say) would otherwise use all cores.
+            torch.set_num_threads(wanted)
+        x = torch.as_tensor(inputs, dtype=torch.float32)
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        x = x.to(self.device)
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _eager(self, mode: str, x: torch.Tensor, seeds: list[int | None], per_image: bool = False,
+               record: list | None = None) -> torch.Tensor:
+        """The module itself, with the mode set and the dropout feed installed. Under the lock."""
         self._set_mode(mode)
+        feed = _DrawFeed(seeds, self.channels_last, record) if mode == "reference" else None
         try:
-            seeded = _RNG_LOCK if seed is not None else contextlib.nullcontext()
-            with seeded, torch.random.fork_rng(devices=self._rng_devices, enabled=seed is not None):
-                if seed is not None:
-                    torch.manual_seed(int(seed))
+            with _installed(self._dropout if feed else (), feed, self._bn if per_image else ()):
                 if self.half:
                     with torch.autocast(self.device.type, dtype=torch.float16):
                         return self.net(x)
@@ -367,11 +460,7 @@ class Engine:
         if graph is not None:
             self._graphs[key] = graph  # most recently used last: eviction takes the least recently used
             return graph
-        self._set_mode(mode)
-        try:
-            graph = self._trace(mode, x)
-        finally:
-            self._set_mode("eval")
+        graph = self._trace(mode, x)
         if graph is None:
             return None
         if len(self._graphs) >= MAX_GRAPHS:
@@ -384,31 +473,22 @@ class Engine:
         for the same seed; a failure of the tracer turns tracing off for this engine. The eager run
         comes first: an error there (a wrong input, memory) is the caller's.
 
-        In reference mode the dropout layers' masks become inputs of the graph: the eager run records
-        each draw's shape, and the graph gets the masks ``draw_dropout_noise`` makes for seed 0,
-        which must reproduce the eager output bit for bit."""
-        dropouts = [d for d in self._dropout if d.training]
+        In reference mode the dropout masks become inputs of the graph: the eager run records each
+        draw's shape, and the graph gets the masks ``draw_dropout_noise`` makes for seed 0, which
+        must reproduce the eager output bit for bit."""
         draws: list[tuple[tuple[int, ...], float]] = []
-        recorders = [d.register_forward_pre_hook(lambda m, a: draws.append((tuple(a[0].shape), float(m.p)))) for d in dropouts]
-        with _RNG_LOCK, torch.random.fork_rng(devices=self._rng_devices):
-            try:
-                torch.manual_seed(0)
-                expected = self.net(x)
-            finally:
-                for handle in recorders:
-                    handle.remove()
+        expected = self._eager(mode, x, [0], record=draws)
         noises = [n.to(self.device) for n in draw_dropout_noise(draws, 0)]
-        for d in dropouts:
-            d.train(False)  # the fed masks stand in for the layer's own draws
+        self._set_mode(mode)
         try:
-            graph = torch.jit.trace(_FedNet(self.net, dropouts, self.channels_last), (x, *noises), check_trace=False)
+            fed = _FedNet(self.net, self._dropout if mode == "reference" else [], self.channels_last)
+            graph = torch.jit.trace(fed, (x, *noises), check_trace=False)
             same = torch.equal(graph(x, *noises), expected)
         except Exception as exc:  # tracing is an optimisation: never a reason to fail a render
             self.trace, self.trace_error = False, f"{type(exc).__name__}: {exc}"
             return None
         finally:
-            for d in dropouts:
-                d.train(True)
+            self._set_mode("eval")
         if not same:
             self.trace, self.trace_error = False, "the traced graph's output differed from the module's"
             return None
@@ -424,13 +504,17 @@ class Engine:
         self.forward(blank, mode, seed=0)
 
     def render_inputs(self, inputs: np.ndarray, seeds: Sequence[int], mode: str | None = None) -> RenderResult:
-        """Render a batch. In ``eval``/``deterministic`` mode one batched forward; in ``reference``
-        mode each image runs alone with its own seed, because batch statistics and dropout draws
-        would otherwise make an image depend on its neighbours in the batch."""
+        """Render a set of images, each as if alone in ``reference`` and ``deterministic`` mode (batch
+        statistics and dropout draws would otherwise tie an image to its neighbours): on a CPU one
+        forward per image, on parallel streams; on a GPU one forward with per-image statistics and
+        masks. In ``eval`` mode, one batched forward."""
         mode = mode or self.card.default_mode
         start = time.perf_counter()
         if mode == "eval":
             images = np.stack([to_uint8_image(o) for o in self.forward(inputs, mode, seed=None).numpy()])
+        elif self.batch_per_image:
+            per_seed = [None if mode == "deterministic" else int(s) for s in seeds]
+            images = np.stack([to_uint8_image(o) for o in self.forward_per_image(inputs, mode, per_seed).numpy()])
         else:
             def one(i: int, threads: int | None = None) -> np.ndarray:
                 seed = None if mode == "deterministic" else int(seeds[i])
@@ -442,12 +526,14 @@ class Engine:
     def _map(self, one: Callable[[int, int | None], np.ndarray], n: int) -> list[np.ndarray]:
         """``one(i)`` for each image, on ``streams`` threads when the traced graph can run them at once."""
         streams = min(self.streams, n)
-        if streams < 2 or not self.trace or self.half:
+        if streams < 2 or self._stream_pool is None or not self.trace or self.half:
             return [one(i) for i in range(n)]
-        if self._stream_pool is None:
-            self._stream_pool = ThreadPoolExecutor(self.streams, thread_name_prefix="synthgui-stream")
         threads = max(1, (self.threads or 1) // streams)
-        return list(self._stream_pool.map(lambda i: one(i, threads), range(n)))
+        try:
+            futures = [self._stream_pool.submit(one, i, threads) for i in range(n)]
+        except RuntimeError:  # the interpreter is shutting down: no new threads, so one by one
+            return [one(i) for i in range(n)]
+        return [f.result() for f in futures]
 
     def render(
         self,
