@@ -37,6 +37,7 @@ from synthgui.core.export import ExportJob, ExportOptions, Sweep, folder_sources
 from synthgui.core.masks import ellipse_label_map, load_mask, save_mask  # noqa: E402
 from synthgui.core.models import default_model_name, load_model  # noqa: E402
 from synthgui.core.networks import GeneratorSpec, build_generator, init_weights  # noqa: E402
+from synthgui.core.png import deflate_backend  # noqa: E402
 
 N_MASKS = 20
 
@@ -136,7 +137,7 @@ def main() -> None:
         inputs = np.stack([engine.encode(load_mask(m, model.card)) for m in masks])
         print(f"model {model.name} ({model.spec.name} ngf {model.spec.ngf}), device {engine.device}{' fp16' if engine.half else ''}, "
               f"mode {mode}, batch {args.batch}, {args.count} images, torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, "
-              f"{'traced graph' if engine.trace else 'eager module'}")
+              f"{'traced graph' if engine.trace else 'eager module'}, PNG deflate by {deflate_backend()}")
         bare_forward(engine, inputs, min(args.batch, args.count), args.batch, mode)  # warm-up
         per_round = max(1, args.count // args.rounds)
         runs = [

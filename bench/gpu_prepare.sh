@@ -14,7 +14,7 @@ pyside="$(python3 -c 'import PySide6; print(PySide6.__version__)')"
 platforms=()
 for n in 17 24 27 28 31 34 35 39; do platforms+=(--platform "manylinux_2_${n}_x86_64"); done
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${platforms[@]}" \
-    -d "$wheels" "PySide6-Essentials==$pyside" "shiboken6==$pyside" pydicom qtawesome QtPy pytest-qt
+    -d "$wheels" "PySide6-Essentials==$pyside" "shiboken6==$pyside" pydicom qtawesome QtPy pytest-qt zlib-ng
 mkdir -p "$dest"
 for w in "$wheels"/*.whl; do python3 -m zipfile -e "$w" "$dest"; done
 python3 - "$dest/PySide6" <<'PY'

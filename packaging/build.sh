@@ -7,6 +7,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 python="${PYTHON:-python3}"
 "$python" -c "import PyInstaller" 2>/dev/null || "$python" -m pip install -q "pyinstaller>=6.10"
+# The export's faster PNG deflate goes into the bundle when it can be had (synthgui works without it).
+"$python" -c "import zlib_ng" 2>/dev/null || "$python" -m pip install -q "zlib-ng>=0.4" \
+    || echo "build.sh: note: zlib-ng not installed; exports will use the standard zlib" >&2
 # A CPU bundle: a CUDA build of torch would add gigabytes of libraries nobody asked for.
 if "$python" -c "import torch, sys; sys.exit(0 if torch.version.cuda else 1)" 2>/dev/null; then
     echo "build.sh: warning: this torch is a CUDA build; the bundle will be GPU-sized" >&2

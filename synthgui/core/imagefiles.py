@@ -64,21 +64,6 @@ def save_image(path: str | Path, image: np.ndarray, quality: int = 95, note: str
     write_with_atomic(path, lambda tmp: pil.save(tmp, format=fmt, **options))
 
 
-def add_png_text(png: bytes, fields: dict[str, str]) -> bytes:
-    """PNG bytes with tEXt chunks (Latin-1 keyword and text) after the header chunk."""
-    import struct
-    import zlib
-
-    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
-        raise SynthguiError("not a PNG stream")
-    end_of_ihdr = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
-    chunks = b""
-    for key, text in fields.items():
-        body = key.encode("latin-1") + b"\0" + text.encode("latin-1", "replace")
-        chunks += struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body))
-    return png[:end_of_ihdr] + chunks + png[end_of_ihdr:]
-
-
 def add_jpeg_comment(jpeg: bytes, text: str) -> bytes:
     """JPEG bytes with a COM segment after the SOI marker and the JFIF/EXIF APPn segments."""
     import struct
