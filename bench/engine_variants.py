@@ -97,7 +97,40 @@ def main() -> int:
             note = f" ({engine.trace_error})" if engine.trace_error else ""
             print(f"| {label}{note} | {mode} | {batch} | {seconds * 1000:.2f} | {timing_base[case] / seconds:.2f}x | "
                   f"{diff:.3f} | {changed} of {batch * out.shape[-1] * out.shape[-2]} |")
+    image_sets(name, args, inputs)
     return 0
+
+
+def image_sets(name: str, args, inputs: np.ndarray) -> None:
+    """How an image set of the card's default mode renders (``render_inputs``, what export calls):
+    one image after another, on the CPU's parallel streams, or as one batch with per-image
+    statistics and masks (a GPU's default). Every way must give the images of one render each."""
+    mode = load_model(name).card.default_mode
+    if mode == "eval":
+        return
+    seeds = list(range(len(inputs)))
+    ways = [("one by one", dict(streams=1, batch_per_image=False)),
+            ("per-image batch", dict(streams=1, batch_per_image=True))]
+    if torch.device(args.device).type == "cpu":
+        ways.insert(1, ("parallel streams", dict(batch_per_image=False)))
+    print(f"\n{len(inputs)}-image sets in {mode} mode (engine defaults otherwise):")
+    print("| way | ms/image | speed-up | uint8 values that differ from one by one |")
+    print("|---|---|---|---|")
+    first = None
+    for label, options in ways:
+        engine = Engine(load_model(name), device=args.device, threads=args.threads, **options)
+        for _ in range(2):
+            images = engine.render_inputs(inputs, seeds, mode).images  # warm-up: tracing, cudnn's choices
+        times = []
+        for _ in range(max(3, args.runs // 4)):
+            synchronize(engine.device)
+            t0 = time.perf_counter()
+            engine.render_inputs(inputs, seeds, mode)
+            times.append(time.perf_counter() - t0)
+        seconds = statistics.median(times) / len(inputs)
+        first = first or (seconds, images)
+        differ = int((images != first[1]).sum())
+        print(f"| {label} | {seconds * 1000:.2f} | {first[0] / seconds:.2f}x | {differ} of {images.size} |")
 
 
 if __name__ == "__main__":
