@@ -6,7 +6,6 @@ import contextlib
 import itertools
 import os
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -21,49 +20,48 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     POSIX and Windows). On any error the temporary file is removed and ``target`` is untouched.
     """
     target = Path(target)
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise _cannot_write_folder(folder, exc) from exc
+    fd, tmp = _create_temp(target)
     os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with _published(tmp, target, sync_folder=True):
         yield tmp
-        with open(tmp, "rb+") as fh:
+        with open(tmp, "rb+") as fh:  # the caller's writer closed it: fsync through a new descriptor
             os.fsync(fh.fileno())
-        _apply_umask_mode(tmp)
-        os.replace(tmp, target)
-        _fsync_dir(folder)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError) and not isinstance(exc, SynthguiError):
-            raise SynthguiError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        raise
 
 
 def write_bytes_atomic(target: str | os.PathLike, data: bytes, sync_folder: bool = True) -> None:
-    """``atomic_path`` for bytes in hand, with fewer system calls (an export writes thousands of
-    files): the temporary file is created with the umask's mode and fsynced through the descriptor
-    that wrote it. ``sync_folder=False`` leaves the rename's durability to a later ``sync_folder``
-    call (an export syncs its folders before each fsync of its journal)."""
+    """``atomic_path`` for bytes in hand, fsynced through the descriptor that wrote them (an export
+    writes thousands of files). ``sync_folder=False`` leaves the rename's durability to a later
+    ``sync_folder`` call (an export syncs its folders before each fsync of its journal)."""
     target = Path(target)
-    tmp = _temp_name(target)
-    try:
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except OSError as exc:
-        raise _cannot_write_folder(target.parent, exc) from exc
-    try:
+    fd, tmp = _create_temp(target)
+    with _published(tmp, target, sync_folder):
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """A new, empty temporary file beside ``target`` (its folder made if missing), with the mode a
+    plain ``open`` would give (the umask applies), and a descriptor open for writing."""
+    tmp = _temp_name(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(tmp, flags, 0o666), tmp
+    except OSError as exc:
+        raise _cannot_write_folder(target.parent, exc) from exc
+
+
+@contextlib.contextmanager
+def _published(tmp: Path, target: Path, sync_folder: bool) -> Iterator[None]:
+    """Rename ``tmp`` over ``target`` once the body has filled it; on any error remove ``tmp``,
+    leave ``target`` as it was, and say which file could not be written."""
+    try:
+        yield
         os.replace(tmp, target)
         if sync_folder:
             _fsync_dir(target.parent)
@@ -119,21 +117,6 @@ def write_with_atomic(target: str | os.PathLike, writer: Callable[[Path], None])
     """Run ``writer(tmp_path)`` (e.g. a library's save function) and publish the result atomically."""
     with atomic_path(target) as tmp:
         writer(tmp)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def _apply_umask_mode(path: Path) -> None:
-    """mkstemp makes owner-only files; published files get the mode a plain open() would give."""
-    if os.name != "nt":
-        os.chmod(path, 0o666 & ~_UMASK)
 
 
 def sync_folder(folder: str | os.PathLike) -> None:

@@ -1,10 +1,11 @@
 """Running an export: masks -> engine -> files, with inference overlapped with mask preparation
-(a producer thread) and with encoding and writing (a thread pool; OpenCV and zlib release the GIL).
+(a producer thread) and with encoding and writing (a thread pool; numpy and zlib release the GIL).
 
 Memory stays bounded: at most two prepared chunks wait for the engine and ``2 x chunk`` images
-wait for the writers (a chunk: ``--batch`` images, or one per engine stream if there are more). Every file is written atomically, and an item's journal row is appended only
-after its files are in place, so stopping at any point (cancel, Ctrl+C, SIGKILL, a full disk)
-leaves a folder that ``resume`` completes without torn files or duplicates. The folders are synced
+wait for the writers (a chunk: ``--batch`` images, or one per engine stream if there are more).
+Every file is written atomically, and an item's journal row is appended only after its files are
+in place, so stopping at any point (cancel, Ctrl+C, SIGKILL, a full disk) leaves a folder that
+``resume`` completes without torn files or duplicates. The folders are synced
 with the journal, not after every rename: after a power cut, ``recover`` drops rows whose files did
 not survive and files whose rows did not, so a lost rename costs a re-render, never a wrong row.
 """
