@@ -337,6 +337,17 @@ def test_streams_render_an_image_set_as_one_stream_does(tmp_path):
     assert any(a0 < b1 and b0 < a1 for i, (a0, a1, _) in enumerate(spans) for b0, b1, _ in spans[i + 1:]), "no two renders overlapped"
 
 
+def test_an_engine_leaves_its_network_copyable(tmp_path):
+    """The engine's lock lives beside the network: a caller may still copy or pickle it."""
+    import copy
+    import pickle
+
+    engine = Engine(load_model(write_model(tmp_path, GeneratorSpec(ngf=4, dropout=True), skin_card())), device="cpu", threads=1)
+    engine.render(disk_label_map(256), seed=1)
+    copy.deepcopy(engine.net)
+    pickle.dumps(engine.net)
+
+
 def test_engines_sharing_a_network_do_not_mix_their_calls(tmp_path):
     """Engines of one layout share the network (no second copy in memory); one's trace or eager call
     sets modes and masks on its modules, which the other's must not see."""
@@ -378,10 +389,13 @@ def test_a_seeded_traced_render_leaves_the_process_rng_alone(engine):
 
 
 @pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels-last"])
-def test_a_batch_with_per_image_statistics_renders_each_image_as_alone(tmp_path, channels_last):
+@pytest.mark.parametrize("spec", [GeneratorSpec(ngf=4, dropout=True), GeneratorSpec(kind="resnet", ngf=4, n_blocks=2, dropout=True)],
+                         ids=["unet", "resnet"])
+def test_a_batch_with_per_image_statistics_renders_each_image_as_alone(tmp_path, channels_last, spec):
     """How a GPU renders an image set in reference mode: one forward, each image with its own batch
-    statistics and its own seed's dropout masks; the images must be those of one forward each."""
-    path = write_model(tmp_path, GeneratorSpec(ngf=4, dropout=True), skin_card())
+    statistics and its own seed's dropout masks; the images must be those of one forward each, up
+    to the rounding of convolutions that run on a batch (a U-Net's happen to agree bit for bit)."""
+    path = write_model(tmp_path, spec, skin_card())
     model = load_model(path)
     batched = Engine(model, device="cpu", threads=1, trace=False, channels_last=channels_last, batch_per_image=True)
     alone = Engine(load_model(path), device="cpu", threads=1, trace=False, channels_last=channels_last, streams=1,
@@ -389,8 +403,14 @@ def test_a_batch_with_per_image_statistics_renders_each_image_as_alone(tmp_path,
     inputs = np.stack([alone.encode(disk_label_map(256, r)) for r in (0.1, 0.25, 0.4)])
     seeds = [3, 4, 3]
     for mode in ("reference", "deterministic"):
-        together = batched.render_inputs(inputs, seeds, mode).images
-        one_by_one = alone.render_inputs(inputs, seeds, mode).images
-        assert np.array_equal(together, one_by_one), mode
+        together = batched.forward_per_image(inputs, mode, seeds if mode == "reference" else [None] * 3)
+        one_by_one = torch.cat([alone.forward(inputs[i : i + 1], mode, seeds[i]) for i in range(3)])
+        if spec.kind == "unet":
+            assert torch.equal(together, one_by_one), mode
+        assert torch.allclose(together, one_by_one, atol=1e-5, rtol=0), (mode, (together - one_by_one).abs().max())
+    other_seed = batched.forward_per_image(inputs, "reference", [3, 4, 5])
+    assert torch.equal(other_seed[:2], batched.forward_per_image(inputs, "reference", seeds)[:2])
+    seed_3 = alone.forward(inputs[2:3], "reference", 3)[0]
+    assert not torch.allclose(other_seed[2], seed_3, atol=1e-2), "another seed must draw other masks"
     with pytest.raises(SynthguiError, match="3 images need 3 seeds"):
         batched.forward_per_image(inputs, "reference", [1, 2])

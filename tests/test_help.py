@@ -158,7 +158,8 @@ def test_welcome_once_at_first_start(qtbot, monkeypatch):
     opened = []
 
     def start() -> WelcomeDialog | None:
-        before = set(map(id, QApplication.topLevelWidgets()))
+        widgets = QApplication.topLevelWidgets()  # held, so no new wrapper can reuse one of their ids
+        before = set(map(id, widgets))
         assert gui.launch_args(argparse.Namespace(project=None, model="no-such-model")) == 0
         new = [w for w in QApplication.topLevelWidgets() if id(w) not in before]
         for w in new:

@@ -18,15 +18,19 @@ def _images():
     yield rng.integers(0, 256, (20, 31), dtype=np.uint8)
     yield rng.integers(0, 256, (9, 7, 4), dtype=np.uint8)
     yield np.zeros((1, 1, 3), np.uint8)
+    yield rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)[::-1, ::2, ::-1]  # negative and uneven strides
     flat = np.full((256, 256, 3), (196, 158, 137), np.uint8)  # a skin-coloured field with a lesion
     cv2.circle(flat, (128, 128), 60, (90, 60, 40), -1)
     yield flat
 
 
-@pytest.mark.parametrize("backend", ["default", "zlib"])
+@pytest.mark.parametrize("backend", ["zlib-ng", "zlib"])
 def test_png_round_trips_exactly_through_pil_and_opencv(monkeypatch, backend):
     if backend == "zlib":
         monkeypatch.setattr(png, "_deflate", zlib)
+    else:
+        pytest.importorskip("zlib_ng")
+    assert png.deflate_backend() == backend
     for image in _images():
         data = png.encode_png(image, level=1)
         decoded = np.asarray(Image.open(io.BytesIO(data)))
@@ -51,7 +55,20 @@ def test_png_of_a_render_is_no_bigger_than_opencv_s():
     assert len(ours) <= len(theirs) * 1.1
 
 
+def test_png_splits_big_image_data_and_takes_one_channel_images(monkeypatch):
+    monkeypatch.setattr(png, "_IDAT_SIZE", 1000)
+    noise = np.random.default_rng(5).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    data = png.encode_png(noise)
+    assert data.count(b"IDAT") > 10
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), noise)
+    grey = noise[..., :1]
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png.encode_png(grey)))), grey[..., 0])
+
+
 def test_png_refuses_what_it_cannot_write():
     for bad in (np.zeros((4, 4), np.uint16), np.zeros((4, 4, 2), np.uint8), np.zeros((4,), np.uint8), np.zeros((0, 4, 3), np.uint8)):
         with pytest.raises(SynthguiError):
             png.encode_png(bad)
+    for key in ("", "k" * 80, "Kommentar€", "a\0b"):
+        with pytest.raises(SynthguiError, match="keyword"):
+            png.encode_png(np.zeros((2, 2), np.uint8), {key: "text"})

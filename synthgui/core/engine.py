@@ -12,10 +12,12 @@ switched off for the call), so switching to ``eval`` later still sees the traine
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -108,27 +110,32 @@ def _back_to_channels_last(module: nn.Module, args: tuple, output: torch.Tensor)
     return output.contiguous(memory_format=torch.channels_last)
 
 
-def _per_sample_norm(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
+def _per_image_norm(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """BatchNorm with each image's own statistics, as when it runs alone (batch 1): instance norm
-    with the layer's affine weights is that computation (one batch norm over N x C channels)."""
-    if not module.__dict__.get("_synthgui_per_sample") or not module.training:
-        return None
-    return F.instance_norm(args[0], None, None, module.weight, module.bias, True, 0.0, module.eps)
+    with the layer's affine weights is that computation (one batch norm over N x C channels).
+    Stands in for the layer's ``forward`` during a per-image call, so the batch's own statistics
+    are not computed only to be thrown away."""
+    return F.instance_norm(x, None, None, module.weight, module.bias, True, 0.0, module.eps)
 
 
 def _draw(shape: tuple[int, ...], p: float, generator: torch.Generator) -> torch.Tensor:
     """What ``torch.dropout`` multiplies by in training mode: Bernoulli(1 - p) / (1 - p), and, as
     there, nothing drawn for p = 0 or 1 (the draws of later layers must not shift)."""
+    options = dict(dtype=torch.float32, device=generator.device)
     if p == 0:
-        return torch.ones(shape, dtype=torch.float32)
+        return torch.ones(shape, **options)
     if p == 1:
-        return torch.zeros(shape, dtype=torch.float32)
-    return torch.empty(shape, dtype=torch.float32).bernoulli_(1 - p, generator=generator).div_(1 - p)
+        return torch.zeros(shape, **options)
+    return torch.empty(shape, **options).bernoulli_(1 - p, generator=generator).div_(1 - p)
 
 
-def _generator(seed: int | None) -> torch.Generator:
-    """A private CPU generator: seeded, or (``None``) from the system's entropy, never the process-wide one."""
-    generator = torch.Generator()
+def _generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A private generator on ``device``: seeded, or (``None``) from the system's entropy, never
+    the process-wide one. A device without generators of its own draws on the CPU."""
+    try:
+        generator = torch.Generator(device=device)
+    except RuntimeError:
+        generator = torch.Generator()
     if seed is None:
         generator.seed()
     else:
@@ -150,13 +157,15 @@ class _Feed:
 
 
 class _DrawFeed:
-    """Dropout masks drawn as the layers ask for them, from private CPU generators: one for the
-    whole batch (what ``torch.dropout`` draws after ``torch.manual_seed(seed)``), or one per image
-    (each image gets the masks it would get alone); ``None``, unseeded draws. The CPU generator
-    makes a seed the same variation on every device."""
+    """Dropout masks drawn as the layers ask for them, from private generators on the engine's
+    device: one for the whole batch (on the CPU, what ``torch.dropout`` draws after
+    ``torch.manual_seed(seed)``), or one per image (each image gets the masks it would get alone);
+    ``None``, unseeded draws. Drawing where the network runs keeps a GPU fast (a ResNet's masks
+    are millions of draws per image); the price is that a seed is another variation there."""
 
-    def __init__(self, seeds: Sequence[int | None], channels_last: bool, record: list | None = None) -> None:
-        self.generators = [_generator(s) for s in seeds]
+    def __init__(self, seeds: Sequence[int | None], channels_last: bool, record: list | None = None,
+                 device: torch.device | str = "cpu") -> None:
+        self.generators = [_generator(s, device) for s in seeds]
         self.channels_last = channels_last
         self.record = record
 
@@ -185,18 +194,19 @@ def _fed_dropout(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.
 
 @contextlib.contextmanager
 def _installed(dropouts: Sequence[nn.Module], feed, norms: Sequence[nn.Module] = ()):
-    """The feed on the dropout layers (and per-image statistics on ``norms``) for one call."""
+    """The feed on the dropout layers (and per-image statistics on the batch-statistics ``norms``)
+    for one call. The layout's hooks still wrap the layers: only their ``forward`` is swapped."""
     for d in dropouts:
         d._synthgui_feed = feed
     for n in norms:
-        n._synthgui_per_sample = True
+        n.forward = functools.partial(_per_image_norm, n)
     try:
         yield
     finally:
         for d in dropouts:
             d._synthgui_feed = None
         for n in norms:
-            n._synthgui_per_sample = False
+            n.__dict__.pop("forward", None)
 
 
 class _FedNet(nn.Module):
@@ -227,19 +237,29 @@ class _Graph:
     draws: list[tuple[tuple[int, ...], float]]
 
 
-def draw_dropout_noise(draws: Sequence[tuple[tuple[int, ...], float]], seed: int | None) -> list[torch.Tensor]:
-    """The dropout masks ``torch.dropout`` would draw after ``torch.manual_seed(seed)``: the same
-    Bernoulli draws from a generator seeded alike, in the same order, divided by 1 - p. A private
-    generator makes seeded renders independent of the process-wide RNG (and of each other)."""
-    feed = _DrawFeed([seed], channels_last=False)
+def draw_dropout_noise(draws: Sequence[tuple[tuple[int, ...], float]], seed: int | None,
+                       device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    """The dropout masks of a render, in the order its layers run. On the CPU they are the masks
+    ``torch.dropout`` would draw after ``torch.manual_seed(seed)``: the same Bernoulli draws from a
+    generator seeded alike, divided by 1 - p. A private generator makes seeded renders independent
+    of the process-wide RNG (and of each other)."""
+    feed = _DrawFeed([seed], channels_last=False, device=device)
     return [feed.take(shape, p) for shape, p in draws]
 
 
+_NET_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_NET_LOCKS_GUARD = threading.Lock()
+
+
 def _net_lock(net: nn.Module) -> threading.RLock:
-    """The lock of a network, shared by every engine that runs it: modes, feeds and per-image
-    statistics are set on its modules for a call, so two eager calls (or a call and a trace)
-    must not overlap, whichever engines make them."""
-    return net.__dict__.setdefault("_synthgui_lock", threading.RLock())
+    """The lock of a network, shared by every engine that runs it: modes and feeds are set on its
+    modules for a call, so two eager calls (or a call and a trace) must not overlap, whichever
+    engines make them. Kept beside the network, not on it, so it can still be copied or pickled."""
+    with _NET_LOCKS_GUARD:
+        lock = _NET_LOCKS.get(net)
+        if lock is None:
+            lock = _NET_LOCKS[net] = threading.RLock()
+        return lock
 
 
 def _with_layout(net: nn.Module, channels_last: bool) -> nn.Module:
@@ -253,10 +273,8 @@ def _with_layout(net: nn.Module, channels_last: bool) -> nn.Module:
     if claimed is not None:
         import copy
 
-        lock = _net_lock(net)
-        with lock:  # no engine is mid-call on it (a feed or a mode would be copied along)
-            net = copy.deepcopy(net, {id(lock): None})
-        net.__dict__.pop("_synthgui_lock", None)
+        with _net_lock(net):  # no engine is mid-call on it (a feed or a mode would be copied along)
+            net = copy.deepcopy(net)
         for m in net.modules():
             for hooks in (m._forward_pre_hooks, m._forward_hooks):
                 for key in [k for k, fn in hooks.items() if fn in (_to_nchw, _back_to_channels_last)]:
@@ -268,11 +286,9 @@ def _with_layout(net: nn.Module, channels_last: bool) -> nn.Module:
             if isinstance(m, _NCHW_ISLANDS):
                 m.register_forward_pre_hook(_to_nchw)
                 m.register_forward_hook(_back_to_channels_last)
-    for m in net.modules():  # inert until a call installs a feed or asks for per-image statistics
+    for m in net.modules():  # inert until a call installs a feed
         if isinstance(m, nn.Dropout) and _fed_dropout not in m._forward_hooks.values():
             m.register_forward_hook(_fed_dropout)
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and _per_sample_norm not in m._forward_hooks.values():
-            m.register_forward_hook(_per_sample_norm, prepend=True)  # before the layout's own hook
     net._synthgui_layout = want
     return net
 
@@ -402,7 +418,7 @@ class Engine:
                 if graph is None:
                     y = self._eager(mode, x, [seed])
             if graph is not None:
-                y = graph.run(x, *(n.to(self.device) for n in draw_dropout_noise(graph.draws, seed)))
+                y = graph.run(x, *draw_dropout_noise(graph.draws, seed, self.device))
             return y.float().cpu()
 
     def forward_per_image(self, inputs: np.ndarray | torch.Tensor, mode: str | None, seeds: Sequence[int | None]) -> torch.Tensor:
@@ -440,9 +456,10 @@ class Engine:
                record: list | None = None) -> torch.Tensor:
         """The module itself, with the mode set and the dropout feed installed. Under the lock."""
         self._set_mode(mode)
-        feed = _DrawFeed(seeds, self.channels_last, record) if mode == "reference" else None
+        feed = _DrawFeed(seeds, self.channels_last, record, self.device) if mode == "reference" else None
         try:
-            with _installed(self._dropout if feed else (), feed, self._bn if per_image else ()):
+            norms = [bn for bn in self._bn if bn.training] if per_image else ()
+            with _installed(self._dropout if feed else (), feed, norms):
                 if self.half:
                     with torch.autocast(self.device.type, dtype=torch.float16):
                         return self.net(x)
@@ -478,7 +495,7 @@ class Engine:
         must reproduce the eager output bit for bit."""
         draws: list[tuple[tuple[int, ...], float]] = []
         expected = self._eager(mode, x, [0], record=draws)
-        noises = [n.to(self.device) for n in draw_dropout_noise(draws, 0)]
+        noises = draw_dropout_noise(draws, 0, self.device)
         self._set_mode(mode)
         try:
             fed = _FedNet(self.net, self._dropout if mode == "reference" else [], self.channels_last)

@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - depends on the installation
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type: grey, RGB, RGBA
 _FILTER_UP = 2
+_IDAT_SIZE = 1 << 20  # image data split into chunks of 1 MiB: a chunk's length field stops at 2 GiB
 
 
 def deflate_backend() -> str:
@@ -39,13 +40,22 @@ def chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def text_chunk(key: str, text: str) -> bytes:
-    """A tEXt chunk (Latin-1 keyword and text, as the PNG standard has them)."""
-    return chunk(b"tEXt", key.encode("latin-1") + b"\0" + text.encode("latin-1", "replace"))
+    """A tEXt chunk: a Latin-1 keyword of 1-79 characters, and Latin-1 text (other characters
+    become '?'), as the PNG standard has them."""
+    try:
+        keyword = key.encode("latin-1")
+    except UnicodeEncodeError:
+        raise SynthguiError(f"a PNG text keyword must be Latin-1: {key!r}") from None
+    if not 1 <= len(keyword) <= 79 or b"\0" in keyword:
+        raise SynthguiError(f"a PNG text keyword has 1 to 79 characters and no NUL: {key!r}")
+    return chunk(b"tEXt", keyword + b"\0" + text.replace("\0", " ").encode("latin-1", "replace"))
 
 
 def encode_png(image: np.ndarray, text: dict[str, str] | None = None, level: int = 1) -> bytes:
     """An 8-bit grey (H, W) or RGB/RGBA (H, W, 3|4) image as PNG bytes, with ``text`` as tEXt chunks
     before the image data. ``level`` is the deflate level (0-9)."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
         raise SynthguiError(f"PNG encoding takes 8-bit grey, RGB or RGBA images, not {image.dtype} {image.shape}")
     height, width = image.shape[:2]
@@ -62,5 +72,6 @@ def encode_png(image: np.ndarray, text: dict[str, str] | None = None, level: int
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
     parts = [SIGNATURE, chunk(b"IHDR", header)]
     parts += [text_chunk(key, value) for key, value in (text or {}).items()]
-    parts += [chunk(b"IDAT", data), chunk(b"IEND", b"")]
+    parts += [chunk(b"IDAT", data[i : i + _IDAT_SIZE]) for i in range(0, len(data), _IDAT_SIZE)]
+    parts.append(chunk(b"IEND", b""))
     return b"".join(parts)

@@ -166,7 +166,8 @@ def write_card(out_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]]) 
         f"- `{PLAN}`: the export's plan (used by `--resume`)",
         "",
         "Images are byte-identical when the same command is run again on the CPU. On a GPU, convolution kernels and "
-        "half precision may change pixel values by a few levels between machines or driver versions.",
+        "half precision may change pixel values by a few levels between machines or driver versions, and between "
+        "a fresh run and a resumed one (images are rendered in batches, and a resumed run batches them otherwise).",
     ]
     if model.get("training_data"):
         lines += ["", "## Model training data", ""]
