@@ -423,7 +423,8 @@ class Engine:
 
     def forward_per_image(self, inputs: np.ndarray | torch.Tensor, mode: str | None, seeds: Sequence[int | None]) -> torch.Tensor:
         """A batch in one forward of the module, each image with its own batch statistics and its
-        own seed's dropout masks: what ``forward`` gives for each image alone."""
+        own seed's dropout masks: what ``forward`` gives for each image alone, up to the rounding of
+        convolutions run on a batch (a GPU's way to render an image set)."""
         mode = self._check_mode(mode)
         with torch.inference_mode():
             x = self._prepare(inputs, None)
