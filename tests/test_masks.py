@@ -95,3 +95,11 @@ def test_atomic_write_into_a_read_only_folder_says_so(tmp_path, monkeypatch):
     with pytest.raises(SynthguiError, match=f"cannot write to {tmp_path}: permission denied"):
         write_bytes_atomic(tmp_path / "a.png", b"x")
     assert not list(tmp_path.iterdir())
+
+
+def test_atomic_write_of_a_name_near_the_length_limit(tmp_path):
+    from synthgui.core.atomic import write_bytes_atomic
+
+    target = tmp_path / ("n" * 250 + ".png")  # 254 bytes: the temporary name beside it must stay shorter
+    write_bytes_atomic(target, b"x")
+    assert target.read_bytes() == b"x" and [p.name for p in tmp_path.iterdir()] == [target.name]

@@ -100,7 +100,8 @@ _names = itertools.count()
 def _temp_name(target: Path) -> Path:
     """A hidden name beside ``target`` that no other thread or process picks, nor one that crashed
     earlier with the same process id (``.NAME.PID-N-RANDOM.tmp``)."""
-    return target.with_name(f".{target.name}.{os.getpid()}-{next(_names)}-{secrets.token_hex(4)}.tmp")
+    name = target.name if len(target.name.encode("utf-8")) <= 200 else target.name[:50]  # file names stop at 255 bytes
+    return target.with_name(f".{name}.{os.getpid()}-{next(_names)}-{secrets.token_hex(4)}.tmp")
 
 
 def _cannot_write_folder(folder: Path, exc: OSError) -> SynthguiError:
