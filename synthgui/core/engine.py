@@ -528,15 +528,13 @@ class Engine:
         masks. In ``eval`` mode, one batched forward."""
         mode = mode or self.card.default_mode
         start = time.perf_counter()
-        if mode == "eval":
-            images = np.stack([to_uint8_image(o) for o in self.forward(inputs, mode, seed=None).numpy()])
-        elif self.batch_per_image:
-            per_seed = [None if mode == "deterministic" else int(s) for s in seeds]
-            images = np.stack([to_uint8_image(o) for o in self.forward_per_image(inputs, mode, per_seed).numpy()])
+        draws = [None if mode == "deterministic" else int(s) for s in seeds]  # the dropout seeds
+        if mode == "eval" or self.batch_per_image:
+            out = self.forward(inputs, mode, seed=None) if mode == "eval" else self.forward_per_image(inputs, mode, draws)
+            images = np.stack([to_uint8_image(o) for o in out.numpy()])
         else:
             def one(i: int, threads: int | None = None) -> np.ndarray:
-                seed = None if mode == "deterministic" else int(seeds[i])
-                return to_uint8_image(self.forward(inputs[i : i + 1], mode, seed, threads)[0].numpy())
+                return to_uint8_image(self.forward(inputs[i : i + 1], mode, draws[i], threads)[0].numpy())
 
             images = np.stack(self._map(one, len(inputs)))
         return RenderResult(images, time.perf_counter() - start, str(self.device), mode, list(map(int, seeds)))

@@ -5,9 +5,9 @@ Memory stays bounded: at most two prepared chunks wait for the engine and ``2 x 
 wait for the writers (a chunk: ``--batch`` images, or one per engine stream if there are more).
 Every file is written atomically, and an item's journal row is appended only after its files are
 in place, so stopping at any point (cancel, Ctrl+C, SIGKILL, a full disk) leaves a folder that
-``resume`` completes without torn files or duplicates. The folders are synced
-with the journal, not after every rename: after a power cut, ``recover`` drops rows whose files did
-not survive and files whose rows did not, so a lost rename costs a re-render, never a wrong row.
+``resume`` completes without torn files or duplicates. The folders are synced with the journal,
+not after every rename: after a power cut, ``recover`` drops rows whose files did not survive and
+files whose rows did not, so a lost rename costs a re-render, never a wrong row.
 """
 
 from __future__ import annotations
@@ -311,7 +311,7 @@ class ExportJob:
         one image per stream (the bytes do not depend on it)."""
         if (self.options.mode or engine.card.default_mode) == "eval":
             return self.options.batch
-        return max(self.options.batch, getattr(engine, "streams", 1))
+        return max(self.options.batch, engine.streams)
 
     def _produce(self, engine, todo: list[int], chunk: int, ready: queue.Queue, cancel: threading.Event, state: "_RunState", warn) -> None:
         """Load, transform and encode masks batch by batch, ahead of the engine."""
@@ -383,8 +383,9 @@ class ExportJob:
         aligned = self.aligned_name(v) if self.options.aligned and lm is not None else ""
         written: list[Path] = []
         try:
-            write_bytes_atomic(self.out_dir / self.image_name(v), data, sync_folder=False)
-            written.append(self.out_dir / self.image_name(v))
+            image_path = self.out_dir / self.image_name(v)
+            write_bytes_atomic(image_path, data, sync_folder=False)
+            written.append(image_path)
             if mask:
                 self._write_mask(self.out_dir / mask, lm, card)
                 written.append(self.out_dir / mask)
@@ -439,9 +440,7 @@ class ExportJob:
             return
         write_bytes_atomic(target, self._mask_png(lm, card, key), sync_folder=False)
         with self._mask_lock:
-            if len(self._mask_files) >= 8:
-                self._mask_files.pop(next(iter(self._mask_files)))
-            self._mask_files[key] = target
+            _keep_recent(self._mask_files, key, target)
 
     def _mask_png(self, lm: np.ndarray, card, key: str) -> bytes:
         """The mask as a paletted PNG (values = class ids, palette = class colours); the last few
@@ -463,9 +462,7 @@ class ExportJob:
         img.save(buffer, format="PNG")
         data = buffer.getvalue()
         with self._mask_lock:
-            if len(self._mask_cache) >= 8:
-                self._mask_cache.pop(next(iter(self._mask_cache)))
-            self._mask_cache[key] = data
+            _keep_recent(self._mask_cache, key, data)
         return data
 
     def _mask_picture(self, lm: np.ndarray, v: Variant, card) -> np.ndarray:
@@ -547,6 +544,14 @@ def _folder_lock(out_dir: Path) -> Iterator[None]:
             path.unlink()  # removed while still locked, so the folder is left as clean as it is complete
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         fh.close()
+
+
+def _keep_recent(cache: dict, key: str, value: Any, size: int = 8) -> None:
+    """Remember ``value`` under ``key``, forgetting the oldest entry beyond ``size`` (masks come
+    source by source, so the last few are all that is asked for again)."""
+    if len(cache) >= size:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
 
 
 def _drain(q: queue.Queue) -> None:
