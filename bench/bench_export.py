@@ -1,9 +1,9 @@
 """Export throughput against the bare forward pass and against a naive reference-style loop.
 
 Four runs over the same masks, model, mode and CPU threads:
-  (a) bare forward: ``render_inputs`` alone on pre-encoded inputs, as the export calls it (one
-      batched call in eval mode; otherwise one call per image, on the engine's parallel streams);
-      nothing encoded or written;
+  (a) bare forward: the engine alone on pre-encoded inputs, as the export calls it (one batched
+      call in eval mode; otherwise one forward per image, on the engine's parallel streams, the
+      next chunk submitted before the last one is taken); nothing encoded or written;
   (a1) the same forward calls one after another on one thread (intra-op threads only), as a
       caller of ``engine.forward`` gets them;
   (b) naive loop, as the reference ``test.py`` does: batch 1, synchronous: read the mask, encode,
@@ -77,12 +77,16 @@ def bare_forward(engine: Engine, inputs: np.ndarray, count: int, batch: int, mod
 
 
 def bare_render_inputs(engine: Engine, inputs: np.ndarray, count: int, batch: int, mode: str) -> float:
+    """As the export calls the engine: the next chunk is submitted before the last one's images are taken."""
     start = time.perf_counter()
-    done = 0
+    done, pending = 0, None
     while done < count:
         n = min(batch, count - done)
-        engine.render_inputs(inputs[np.arange(done, done + n) % len(inputs)], list(range(done, done + n)), mode)
-        done += n
+        call = engine.submit_inputs(inputs[np.arange(done, done + n) % len(inputs)], list(range(done, done + n)), mode)
+        if pending is not None:
+            pending.result()
+        pending, done = call, done + n
+    pending.result()
     return count / (time.perf_counter() - start)
 
 
@@ -141,7 +145,7 @@ def main() -> None:
         bare_forward(engine, inputs, min(args.batch, args.count), args.batch, mode)  # warm-up
         per_round = max(1, args.count // args.rounds)
         runs = [
-            (f"(a) bare forward as export runs it (render_inputs, {engine.streams} stream{'s' if engine.streams > 1 else ''}; nothing written)",
+            (f"(a) bare forward as export runs it (submit_inputs, {engine.streams} stream{'s' if engine.streams > 1 else ''}; nothing written)",
              lambda r: bare_render_inputs(engine, inputs, per_round, args.batch, mode)),
             ("(a1) bare forward, one engine.forward call after another", lambda r: bare_forward(engine, inputs, per_round, args.batch, mode)),
             ("(b) naive loop (test.py style: batch 1, sync, PIL save)",

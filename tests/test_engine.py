@@ -337,6 +337,41 @@ def test_streams_render_an_image_set_as_one_stream_does(tmp_path):
     assert any(a0 < b1 and b0 < a1 for i, (a0, a1, _) in enumerate(spans) for b0, b1, _ in spans[i + 1:]), "no two renders overlapped"
 
 
+def test_a_submitted_set_queues_on_the_streams_and_returns_at_once(tmp_path):
+    """``submit_inputs`` hands the images to the streams and returns: a second set submitted
+    before the first is taken is queued behind it, so no stream waits between sets. A list of
+    inputs (the export's, sharing arrays) renders as the stacked array does."""
+    path = write_model(tmp_path, GeneratorSpec(ngf=4, dropout=True), skin_card())
+    engine = Engine(load_model(path), device="cpu", threads=2, streams=2)
+    one = Engine(load_model(path), device="cpu", threads=1, streams=1)
+    x = [engine.encode(disk_label_map(256, r)) for r in (0.1, 0.2, 0.3)]
+    gate = threading.Event()
+    real_forward = engine.forward
+
+    def held(*args, **kwargs):
+        gate.wait(10)
+        return real_forward(*args, **kwargs)
+
+    engine.forward = held
+    first = engine.submit_inputs([x[0], x[1], x[1]], [1, 2, 3], "reference")
+    second = engine.submit_inputs(np.stack([x[2], x[0]]), [4, 5], "reference")
+    assert not first.done() and not second.done(), "the call waited for its renders"
+    gate.set()
+    engine.forward = real_forward
+    assert np.array_equal(first.result(10).images, one.render_inputs(np.stack([x[0], x[1], x[1]]), [1, 2, 3], "reference").images)
+    assert np.array_equal(second.result(10).images, one.render_inputs(np.stack([x[2], x[0]]), [4, 5], "reference").images)
+    assert first.result().seeds == [1, 2, 3] and first.result().mode == "reference"
+
+
+def test_an_error_in_one_image_of_a_submitted_set_reaches_its_future(tmp_path):
+    engine = Engine(load_model(write_model(tmp_path, GeneratorSpec(ngf=4), skin_card())), device="cpu", threads=2, streams=2)
+    good = engine.encode(disk_label_map(256, 0.2))
+    future = engine.submit_inputs([good, np.zeros((3, 100, 100), np.float32)], [0, 1], "reference")
+    with pytest.raises(Exception):
+        future.result(30)
+    assert np.array_equal(engine.submit_inputs([good], [0], "reference").result(30).images, engine.render_inputs(good[None], [0]).images)
+
+
 def test_an_engine_leaves_its_network_copyable(tmp_path):
     """The engine's lock lives beside the network: a caller may still copy or pickle it."""
     import copy

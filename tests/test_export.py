@@ -147,6 +147,55 @@ def test_export_writes_images_masks_manifest_and_card(tmp_path, engine, mask_dir
     assert engine.model.sha256 in card
 
 
+def test_items_that_differ_only_by_seed_share_one_encoded_input(tmp_path, engine, mask_dir):
+    """The producer encodes a mask and tone once for all its seeds; every image must still be the
+    render of its own row's mask, tone and seed."""
+    calls = []
+    real_encode = engine.encode
+    engine.encode = lambda lm, request=None: calls.append(request) or real_encode(lm, request)
+    out = tmp_path / "out"
+    _, result, _ = _export(out, engine, mask_dir, sweep=Sweep(skin_tones=["I", "VI"], sizes=[0.75, 1.0], seeds=3))
+    engine.encode = real_encode
+    assert result.complete and result.done == 24
+    assert len(calls) == 2 * 2 * 2  # masks x tones x sizes
+    from PIL import Image
+
+    from synthgui.core.encoding import EncodeRequest
+    from synthgui.core.skin_tones import parse_skin_tone
+    for row in assert_consistent(out):
+        again = engine.render(load_mask(out / row["mask"], engine.card), EncodeRequest(skin_tone=parse_skin_tone(row["skin_tone"])),
+                              seed=row["seed"], mode="reference")
+        assert np.array_equal(np.asarray(Image.open(out / row["image"]).convert("RGB")), again), row["id"]
+
+
+def test_the_next_chunk_goes_to_the_engine_before_a_chunk_is_taken(tmp_path, engine, mask_dir):
+    """So the engine's streams never wait for the writers between chunks."""
+    log = []
+    real_submit = engine.submit_inputs
+
+    class Logged:
+        def __init__(self, future, k):
+            self.future, self.k = future, k
+
+        def result(self, *args):
+            log.append(("take", self.k))
+            return self.future.result(*args)
+
+    def submit(*args, **kwargs):
+        k = sum(1 for event, _ in log if event == "submit")
+        log.append(("submit", k))
+        return Logged(real_submit(*args, **kwargs), k)
+
+    engine.submit_inputs = submit
+    _, result, _ = _export(tmp_path / "out", engine, mask_dir, batch=2, sweep=Sweep(seeds=4))
+    assert result.complete and result.done == 8
+    chunks = sum(1 for event, _ in log if event == "submit")
+    assert chunks == 4
+    for k in range(chunks - 1):
+        assert log.index(("submit", k + 1)) < log.index(("take", k)), log
+    assert_consistent(tmp_path / "out")
+
+
 def test_export_is_deterministic(tmp_path, engine, mask_dir):
     _export(tmp_path / "one", engine, mask_dir, aligned=False)
     _export(tmp_path / "two", engine, mask_dir, aligned=False)

@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -526,30 +526,53 @@ class Engine:
         statistics and dropout draws would otherwise tie an image to its neighbours): on a CPU one
         forward per image, on parallel streams; on a GPU one forward with per-image statistics and
         masks. In ``eval`` mode, one batched forward."""
+        return self.submit_inputs(inputs, seeds, mode).result()
+
+    def submit_inputs(self, inputs: np.ndarray | Sequence[np.ndarray], seeds: Sequence[int], mode: str | None = None) -> Future:
+        """``render_inputs`` as a future (of a ``RenderResult``). On the CPU's parallel streams the
+        images are queued at once and the call returns: a caller that submits its next set before
+        taking this one's keeps every stream busy, where waiting for each set would leave streams
+        idle while the last image of a set finishes. Elsewhere the set renders before the call returns.
+
+        ``inputs`` may be a list of (C, H, W) arrays: the streams take each image as it is, with no
+        copy into one batch array (an export's items often share one input)."""
         mode = mode or self.card.default_mode
         start = time.perf_counter()
         draws = [None if mode == "deterministic" else int(s) for s in seeds]  # the dropout seeds
-        if mode == "eval" or self.batch_per_image:
-            out = self.forward(inputs, mode, seed=None) if mode == "eval" else self.forward_per_image(inputs, mode, draws)
-            images = np.stack([to_uint8_image(o) for o in out.numpy()])
-        else:
-            def one(i: int, threads: int | None = None) -> np.ndarray:
-                return to_uint8_image(self.forward(inputs[i : i + 1], mode, draws[i], threads)[0].numpy())
 
-            images = np.stack(self._map(one, len(inputs)))
-        return RenderResult(images, time.perf_counter() - start, str(self.device), mode, list(map(int, seeds)))
+        def result(images: np.ndarray) -> RenderResult:
+            return RenderResult(images, time.perf_counter() - start, str(self.device), mode, list(map(int, seeds)))
 
-    def _map(self, one: Callable[[int, int | None], np.ndarray], n: int) -> list[np.ndarray]:
-        """``one(i)`` for each image, on ``streams`` threads when the traced graph can run them at once."""
-        streams = min(self.streams, n)
-        if streams < 2 or self._stream_pool is None or not self.trace or self.half:
-            return [one(i) for i in range(n)]
-        threads = max(1, (self.threads or 1) // streams)
+        if mode == "eval" or self.batch_per_image or not self._runs_streams(len(inputs)):
+            done: Future = Future()
+            try:
+                if mode == "eval" or self.batch_per_image:
+                    batch = inputs if isinstance(inputs, (np.ndarray, torch.Tensor)) else np.stack(inputs)
+                    out = self.forward(batch, mode, seed=None) if mode == "eval" else self.forward_per_image(batch, mode, draws)
+                    images = np.stack([to_uint8_image(o) for o in out.numpy()])
+                else:
+                    images = np.stack([to_uint8_image(self.forward(inputs[i][None], mode, draws[i])[0].numpy()) for i in range(len(inputs))])
+            except BaseException as exc:
+                done.set_exception(exc)
+            else:
+                done.set_result(result(images))
+            return done
+        threads = max(1, (self.threads or 1) // min(self.streams, len(inputs)))
+
+        def one(i: int) -> np.ndarray:
+            return to_uint8_image(self.forward(inputs[i][None], mode, draws[i], threads)[0].numpy())
+
         try:
-            futures = [self._stream_pool.submit(one, i, threads) for i in range(n)]
+            parts = [self._stream_pool.submit(one, i) for i in range(len(inputs))]
         except RuntimeError:  # the interpreter is shutting down: no new threads, so one by one
-            return [one(i) for i in range(n)]
-        return [f.result() for f in futures]
+            done = Future()
+            done.set_result(result(np.stack([one(i) for i in range(len(inputs))])))
+            return done
+        return _gathered(parts, lambda images: result(np.stack(images)))
+
+    def _runs_streams(self, n: int) -> bool:
+        """Whether ``n`` images go to the parallel streams (a traced graph, on a CPU with several)."""
+        return min(self.streams, n) >= 2 and self._stream_pool is not None and self.trace and not self.half
 
     def render(
         self,
@@ -584,6 +607,31 @@ class Engine:
         """The noise vectors of an unconditional generator, one seeded CPU generator per image."""
         nz = self.model.spec.input_nc
         return torch.stack([torch.randn(nz, 1, 1, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).numpy()
+
+
+def _gathered(parts: list[Future], combine: Callable[[list], object]) -> Future:
+    """A future of ``combine([part results])`` once every part is done (its first error, if any)."""
+    whole: Future = Future()
+    left = [len(parts)]
+    lock = threading.Lock()
+
+    def one_done(_: Future) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        errors = [p.exception() for p in parts if p.exception() is not None]
+        if errors:
+            whole.set_exception(errors[0])
+            return
+        try:
+            whole.set_result(combine([p.result() for p in parts]))
+        except BaseException as exc:
+            whole.set_exception(exc)
+
+    for part in parts:
+        part.add_done_callback(one_done)
+    return whole
 
 
 class LatestWins:

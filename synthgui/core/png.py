@@ -36,7 +36,7 @@ def deflate_backend() -> str:
 
 def chunk(kind: bytes, body: bytes) -> bytes:
     """One PNG chunk: length, type, data, CRC of type and data."""
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", _deflate.crc32(body, _deflate.crc32(kind)))
 
 
 def text_chunk(key: str, text: str) -> bytes:

@@ -1,8 +1,9 @@
 """Running an export: masks -> engine -> files, with inference overlapped with mask preparation
 (a producer thread) and with encoding and writing (a thread pool; numpy and zlib release the GIL).
 
-Memory stays bounded: at most two prepared chunks wait for the engine and ``2 x chunk`` images
-wait for the writers (a chunk: ``--batch`` images, or one per engine stream if there are more).
+Memory stays bounded: at most two prepared chunks wait for the engine, two are at the engine (one
+rendering, the next queued behind it) and ``2 x chunk`` images wait for the writers (a chunk:
+``--batch`` images, or one per engine stream if there are more).
 Every file is written atomically, and an item's journal row is appended only after its files are
 in place, so stopping at any point (cancel, Ctrl+C, SIGKILL, a full disk) leaves a folder that
 ``resume`` completes without torn files or duplicates. The folders are synced with the journal,
@@ -12,6 +13,7 @@ files whose rows did not, so a lost rename costs a re-render, never a wrong row.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as _dt
 import functools
@@ -260,6 +262,19 @@ class ExportJob:
                 state.done += 1
                 state.written += 1
 
+        # The next chunk goes to the engine before this one's images are taken: the engine's
+        # streams then always have an image queued, instead of idling at the end of every chunk
+        # while the last stream finishes (the writers slow the streams unevenly).
+        rendering: collections.deque = collections.deque()
+
+        def write(entry) -> None:
+            (variants, masks, _, offsets), future = entry
+            for v, lm, image, offset in zip(variants, masks, future.result().images, offsets):
+                slots.acquire()
+                fut = pool.submit(self._write_item, engine, v, lm, image, offset)
+                fut.add_done_callback(finished)
+            report()
+
         producer.start()
         try:
             while True:
@@ -270,13 +285,12 @@ class ExportJob:
                     break
                 if isinstance(prepared, BaseException):
                     raise prepared
-                variants, masks, inputs, offsets = prepared
-                result = engine.render_inputs(inputs, [v.seed for v in variants], self.options.mode)
-                for v, lm, image, offset in zip(variants, masks, result.images, offsets):
-                    slots.acquire()
-                    fut = pool.submit(self._write_item, engine, v, lm, image, offset)
-                    fut.add_done_callback(finished)
-                report()
+                variants, _, inputs, _ = prepared
+                rendering.append((prepared, engine.submit_inputs(inputs, [v.seed for v in variants], self.options.mode)))
+                if len(rendering) > 1:
+                    write(rendering.popleft())
+            while rendering and state.error is None and not cancel.is_set():
+                write(rendering.popleft())
         except BaseException as exc:  # KeyboardInterrupt included: stop cleanly, then re-raise
             interrupted = exc
             cancel.set()
@@ -284,6 +298,9 @@ class ExportJob:
             if state.error is not None or interrupted is not None:
                 cancel.set()  # the producer stops too
             _drain(ready)
+            for _, future in rendering:  # a chunk still rendering is finished, not written
+                with contextlib.suppress(Exception):
+                    future.result()
             pool.shutdown(wait=True)
             producer.join(timeout=30)
             journal.close()
@@ -319,6 +336,7 @@ class ExportJob:
             card = engine.card
             cache: dict[int, np.ndarray | None] = {}
             batch: list[tuple[Variant, np.ndarray | None, np.ndarray, tuple[float, float]]] = []
+            last: tuple[np.ndarray, Any, np.ndarray] | None = None  # the last mask, tone and input
             for index in todo:
                 if cancel.is_set():
                     break
@@ -337,7 +355,10 @@ class ExportJob:
                     cond_lm, offset = apply_variant(lm, v, card.resolution, self.options.export_seed)
                     cond_lm = apply_condition(cond_lm, card, v.condition)
                     tone = parse_skin_tone(v.skin_tone) if v.skin_tone and card.uses_skin_tone else None
-                    batch.append((v, cond_lm, engine.encode(cond_lm, EncodeRequest(skin_tone=tone)), offset))
+                    # Seeds vary fastest in a sweep: their items share one mask, hence one input.
+                    if last is None or last[1] != tone or not np.array_equal(last[0], cond_lm):
+                        last = (cond_lm, tone, engine.encode(cond_lm, EncodeRequest(skin_tone=tone)))
+                    batch.append((v, last[0], last[2], offset))
                 if len(batch) == chunk:
                     self._put(ready, batch, cancel)
                     batch = []
@@ -361,7 +382,7 @@ class ExportJob:
 
     def _put(self, ready: queue.Queue, batch, cancel: threading.Event) -> None:
         variants, masks, inputs, offsets = zip(*batch)
-        self._put_raw(ready, (list(variants), list(masks), np.stack(inputs), list(offsets)), cancel)
+        self._put_raw(ready, (list(variants), list(masks), list(inputs), list(offsets)), cancel)
 
     @staticmethod
     def _put_raw(ready: queue.Queue, item, cancel: threading.Event) -> None:
