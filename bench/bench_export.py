@@ -9,7 +9,9 @@ Four runs over the same masks, model, mode and CPU threads:
   (b) naive loop, as the reference ``test.py`` does: batch 1, synchronous: read the mask, encode,
       forward (the eager module, as test.py runs it), convert, ``PIL.Image.save`` one PNG per image;
   (c) ``synthgui export``'s pipeline: batched, masks prepared ahead on a thread, PNG encoding and
-      atomic writes (image + mask + journal row) in a thread pool.
+      atomic writes (image + mask + journal row) in a thread pool. The set is 20 masks with
+      count / 20 seeds each; each round exports its share of the masks as a whole export (plan,
+      manifest, CSV and dataset card included), so the export's start and end are paid once a round.
 Prints a Markdown table. Usage:
 
     python bench/bench_export.py [--model NAME|PATH] [--count 1000] [--rounds 4] [--batch 8] [--device cpu] [--mode MODE]
@@ -103,9 +105,11 @@ def naive_loop(engine: Engine, masks: list[Path], count: int, out: Path, mode: s
     return count / (time.perf_counter() - start)
 
 
-def export_pipeline(engine: Engine, mask_dir: Path, count: int, out: Path, batch: int, mode: str, workers: int | None) -> float:
-    sweep = Sweep(seeds=max(1, count // N_MASKS), sample=count if count % N_MASKS else None)
-    job = ExportJob.create(out, engine.model, folder_sources(mask_dir), sweep, ExportOptions(batch=batch, mode=mode, workers=workers))
+def export_pipeline(engine: Engine, sources: list, seeds: int, out: Path, batch: int, mode: str, workers: int | None) -> float:
+    """One ``synthgui export`` of ``seeds`` variations of each mask source, from its start (plan,
+    folders) to its end (manifest, CSV, dataset card)."""
+    count = len(sources) * seeds
+    job = ExportJob.create(out, engine.model, sources, Sweep(seeds=seeds), ExportOptions(batch=batch, mode=mode, workers=workers))
     start = time.perf_counter()
     result = job.run(engine)
     assert result.complete and result.done == count, result
@@ -121,8 +125,11 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--mode", default=None, choices=["reference", "deterministic", "eval"], help="default: the card's")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--rounds", type=int, default=4, help="the runs alternate in this many rounds of count/rounds images")
+    ap.add_argument("--rounds", type=int, default=4, help="the runs alternate in this many rounds (at most 20); the export "
+                    "runs one slice of masks of the whole set per round")
     args = ap.parse_args()
+    if args.count % N_MASKS or not 1 <= args.rounds <= N_MASKS:
+        ap.error(f"--count must be a multiple of {N_MASKS} (the masks) and --rounds 1 to {N_MASKS}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         name = args.model or default_model_name()
@@ -143,25 +150,31 @@ def main() -> None:
               f"mode {mode}, batch {args.batch}, {args.count} images, torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, "
               f"{'traced graph' if engine.trace else 'eager module'}, PNG deflate by {deflate_backend()}")
         bare_forward(engine, inputs, min(args.batch, args.count), args.batch, mode)  # warm-up
-        per_round = max(1, args.count // args.rounds)
+        # The set: every mask with count / 20 seeds, as one export of all of it would make. Round r
+        # exports the items of its slice of the masks (a whole export, start to end), and the other
+        # runs render as many images.
+        seeds = args.count // N_MASKS
+        sources = folder_sources(mask_dir)
+        slices = [sources[r * N_MASKS // args.rounds : (r + 1) * N_MASKS // args.rounds] for r in range(args.rounds)]
         runs = [
             (f"(a) bare forward as export runs it (submit_inputs, {engine.streams} stream{'s' if engine.streams > 1 else ''}; nothing written)",
-             lambda r: bare_render_inputs(engine, inputs, per_round, args.batch, mode)),
-            ("(a1) bare forward, one engine.forward call after another", lambda r: bare_forward(engine, inputs, per_round, args.batch, mode)),
+             lambda r, n: bare_render_inputs(engine, inputs, n, args.batch, mode)),
+            ("(a1) bare forward, one engine.forward call after another", lambda r, n: bare_forward(engine, inputs, n, args.batch, mode)),
             ("(b) naive loop (test.py style: batch 1, sync, PIL save)",
-             lambda r: naive_loop(eager, masks, per_round, tmp / f"naive{r}", mode)),
+             lambda r, n: naive_loop(eager, masks, n, tmp / f"naive{r}", mode)),
             ("(c) synthgui export (PNG + mask + manifest)",
-             lambda r: export_pipeline(engine, mask_dir, per_round, tmp / f"export{r}", args.batch, mode, args.workers)),
+             lambda r, n: export_pipeline(engine, slices[r], seeds, tmp / f"export{r}", args.batch, mode, args.workers)),
         ]
-        # The three runs take turns, round by round, so a change in machine load hits them alike.
+        # The runs take turns, round by round, so a change in machine load hits them alike.
         wall = [0.0] * len(runs)
         cpu = [0.0] * len(runs)
         for r in range(args.rounds):
+            n = len(slices[r]) * seeds
             for k, (_, fn) in enumerate(runs):
                 c0 = time.process_time()
-                wall[k] += per_round / fn(r)
+                wall[k] += n / fn(r, n)
                 cpu[k] += time.process_time() - c0
-        n = per_round * args.rounds
+        n = args.count
         rows = [(label, n / wall[k], cpu[k] / n) for k, (label, _) in enumerate(runs)]
         bare, naive = max(rows[0][1], rows[1][1]), rows[2][1]
         print(f"load average at the end: {os.getloadavg()[0]:.1f} (wall-clock rates are only comparable on an idle machine; "
