@@ -128,7 +128,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4, help="the runs alternate in this many rounds (at most 20); the export "
                     "runs one slice of masks of the whole set per round")
     args = ap.parse_args()
-    if args.count % N_MASKS or not 1 <= args.rounds <= N_MASKS:
+    if args.count < N_MASKS or args.count % N_MASKS or not 1 <= args.rounds <= N_MASKS:
         ap.error(f"--count must be a multiple of {N_MASKS} (the masks) and --rounds 1 to {N_MASKS}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -367,9 +367,48 @@ def test_an_error_in_one_image_of_a_submitted_set_reaches_its_future(tmp_path):
     engine = Engine(load_model(write_model(tmp_path, GeneratorSpec(ngf=4), skin_card())), device="cpu", threads=2, streams=2)
     good = engine.encode(disk_label_map(256, 0.2))
     future = engine.submit_inputs([good, np.zeros((3, 100, 100), np.float32)], [0, 1], "reference")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         future.result(30)
     assert np.array_equal(engine.submit_inputs([good], [0], "reference").result(30).images, engine.render_inputs(good[None], [0]).images)
+
+
+def test_cancelling_a_submitted_set_drops_the_images_not_started(tmp_path):
+    from concurrent.futures import CancelledError
+
+    engine = Engine(load_model(write_model(tmp_path, GeneratorSpec(ngf=4), skin_card())), device="cpu", threads=2, streams=2)
+    x = engine.encode(disk_label_map(256, 0.2))
+    gate, started = threading.Event(), []
+    real_forward = engine.forward
+
+    def held(*args, **kwargs):
+        started.append(1)
+        gate.wait(10)
+        return real_forward(*args, **kwargs)
+
+    engine.forward = held
+    future = engine.submit_inputs([x] * 6, list(range(6)), "reference")
+    deadline = time.monotonic() + 10
+    while len(started) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert future.cancel()
+    with pytest.raises(CancelledError):
+        future.result(1)
+    gate.set()
+    assert engine.render_inputs([x, x], [0, 1], "reference").images.shape == (2, 256, 256, 3)  # the streams go on
+    assert len(started) == 2 + 2, "images not started were rendered anyway"
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_the_device_side_uint8_conversion_gives_the_cpu_s_bytes(channels, dtype):
+    """A GPU converts a batch to uint8 itself; its float32 arithmetic is the CPU's, step by step."""
+    from synthgui.core.encoding import to_uint8_image
+    from synthgui.core.engine import _uint8_on_device
+
+    out = torch.from_numpy(np.random.default_rng(channels).standard_normal((4, channels, 32, 48)).astype(np.float32) * 0.8).to(dtype)
+    out[0, 0, 0, :4] = torch.tensor([-1.0, 1.0, 0.99999994, -0.9999999])
+    expected = np.stack([to_uint8_image(o) for o in out.float().numpy()])
+    assert np.array_equal(_uint8_on_device(out).numpy(), expected)
 
 
 def test_an_engine_leaves_its_network_copyable(tmp_path):

@@ -168,8 +168,9 @@ def test_items_that_differ_only_by_seed_share_one_encoded_input(tmp_path, engine
         assert np.array_equal(np.asarray(Image.open(out / row["image"]).convert("RGB")), again), row["id"]
 
 
-def test_the_next_chunk_goes_to_the_engine_before_a_chunk_is_taken(tmp_path, engine, mask_dir):
+def test_the_next_chunk_goes_to_the_engine_before_a_chunk_is_taken(tmp_path, model_path, mask_dir):
     """So the engine's streams never wait for the writers between chunks."""
+    engine = Engine(load_model(model_path), device="cpu", threads=2, streams=2)
     log = []
     real_submit = engine.submit_inputs
 
@@ -194,6 +195,36 @@ def test_the_next_chunk_goes_to_the_engine_before_a_chunk_is_taken(tmp_path, eng
     for k in range(chunks - 1):
         assert log.index(("submit", k + 1)) < log.index(("take", k)), log
     assert_consistent(tmp_path / "out")
+
+
+def test_an_engine_that_renders_in_the_call_gets_one_chunk_at_a_time(tmp_path, engine, mask_dir):
+    """Looking ahead would only render a chunk that a cancel then throws away."""
+    forwards, cancel = [], threading.Event()
+    real_forward = engine.forward
+    engine.forward = lambda *a, **k: forwards.append(1) or real_forward(*a, **k)
+    sweep = Sweep(seeds=6)
+    job = ExportJob.create(tmp_path / "out", engine.model, folder_sources(mask_dir), sweep, ExportOptions(batch=2, workers=1))
+    result = job.run(engine, progress=lambda p: cancel.set(), cancel=cancel)  # cancelled once the first chunk is handed on
+    assert result.cancelled and len(forwards) == 2
+    assert_consistent(tmp_path / "out")
+
+
+def test_cancel_and_resume_on_parallel_streams_give_the_images_of_one_stream(tmp_path, model_path, mask_dir):
+    streams = Engine(load_model(model_path), device="cpu", threads=2, streams=2)
+    sweep = Sweep(skin_tones=["II", "V"], seeds=4)
+    cancel = threading.Event()
+    out = tmp_path / "streams"
+    job = ExportJob.create(out, streams.model, folder_sources(mask_dir), sweep, ExportOptions(batch=3, workers=2))
+    first = job.run(streams, progress=lambda p: p.written >= 3 and cancel.set(), cancel=cancel)
+    assert first.cancelled and 3 <= first.done < 16
+    assert_consistent(out)
+    assert ExportJob.open(out).run(streams).complete
+    _, single, _ = _export(tmp_path / "single", Engine(load_model(model_path), device="cpu", threads=1), mask_dir, sweep=sweep, aligned=False)
+    assert single.complete
+    rows = assert_consistent(out)
+    assert len(rows) == 16
+    for row in rows:
+        assert (out / row["image"]).read_bytes() == (tmp_path / "single" / row["image"]).read_bytes(), row["id"]
 
 
 def test_export_is_deterministic(tmp_path, engine, mask_dir):

@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -410,28 +410,32 @@ class Engine:
         A traced graph runs outside the engine's lock, so several threads can render at once
         (``threads`` sets the calling thread's CPU threads for this call); the eager module runs
         under it, since its modes are shared state."""
+        return self._forward_on_device(inputs, mode, seed, threads).float().cpu()
+
+    def _forward_on_device(self, inputs, mode: str | None, seed: int | None, threads: int | None = None) -> torch.Tensor:
         mode = self._check_mode(mode)
         with torch.inference_mode():
             x = self._prepare(inputs, threads)
             with self._lock:
                 graph = self._graph(mode, x)
                 if graph is None:
-                    y = self._eager(mode, x, [seed])
-            if graph is not None:
-                y = graph.run(x, *draw_dropout_noise(graph.draws, seed, self.device))
-            return y.float().cpu()
+                    return self._eager(mode, x, [seed])
+            return graph.run(x, *draw_dropout_noise(graph.draws, seed, self.device))
 
     def forward_per_image(self, inputs: np.ndarray | torch.Tensor, mode: str | None, seeds: Sequence[int | None]) -> torch.Tensor:
         """A batch in one forward of the module, each image with its own batch statistics and its
         own seed's dropout masks: what ``forward`` gives for each image alone, up to the rounding of
         convolutions run on a batch (a GPU's way to render an image set)."""
+        return self._forward_per_image_on_device(inputs, mode, seeds).float().cpu()
+
+    def _forward_per_image_on_device(self, inputs, mode: str | None, seeds: Sequence[int | None]) -> torch.Tensor:
         mode = self._check_mode(mode)
         with torch.inference_mode():
             x = self._prepare(inputs, None)
             if len(seeds) != len(x):
                 raise SynthguiError(f"{len(x)} images need {len(x)} seeds, not {len(seeds)}")
             with self._lock:
-                return self._eager(mode, x, list(seeds), per_image=True).float().cpu()
+                return self._eager(mode, x, list(seeds), per_image=True)
 
     def _check_mode(self, mode: str | None) -> str:
         mode = mode or self.card.default_mode
@@ -521,7 +525,7 @@ class Engine:
             blank = np.zeros((1, self.input_nc, self.card.resolution, self.card.resolution), np.float32)
         self.forward(blank, mode, seed=0)
 
-    def render_inputs(self, inputs: np.ndarray, seeds: Sequence[int], mode: str | None = None) -> RenderResult:
+    def render_inputs(self, inputs: np.ndarray | Sequence[np.ndarray], seeds: Sequence[int], mode: str | None = None) -> RenderResult:
         """Render a set of images, each as if alone in ``reference`` and ``deterministic`` mode (batch
         statistics and dropout draws would otherwise tie an image to its neighbours): on a CPU one
         forward per image, on parallel streams; on a GPU one forward with per-image statistics and
@@ -529,50 +533,54 @@ class Engine:
         return self.submit_inputs(inputs, seeds, mode).result()
 
     def submit_inputs(self, inputs: np.ndarray | Sequence[np.ndarray], seeds: Sequence[int], mode: str | None = None) -> Future:
-        """``render_inputs`` as a future (of a ``RenderResult``). On the CPU's parallel streams the
-        images are queued at once and the call returns: a caller that submits its next set before
-        taking this one's keeps every stream busy, where waiting for each set would leave streams
-        idle while the last image of a set finishes. Elsewhere the set renders before the call returns.
+        """``render_inputs`` as a future (of a ``RenderResult``). When ``queues(len(inputs))``, the
+        images go to the CPU's parallel streams and the call returns at once: a caller that submits
+        its next set before taking this one's keeps every stream busy, where waiting for each set
+        would leave streams idle while the last image of a set finishes. Otherwise the set renders
+        before the call returns (and an error is raised by the call). Cancelling the future drops
+        the images not started yet.
 
         ``inputs`` may be a list of (C, H, W) arrays: the streams take each image as it is, with no
-        copy into one batch array (an export's items often share one input)."""
+        copy into one batch array (an export's items often share one input). The arrays must stay
+        unchanged until the future is done. ``RenderResult.seconds`` counts from the submission."""
         mode = mode or self.card.default_mode
         start = time.perf_counter()
-        draws = [None if mode == "deterministic" else int(s) for s in seeds]  # the dropout seeds
+        seeds = [int(s) for s in seeds]
+        draws = [None if mode == "deterministic" else s for s in seeds]  # the dropout seeds
 
         def result(images: np.ndarray) -> RenderResult:
-            return RenderResult(images, time.perf_counter() - start, str(self.device), mode, list(map(int, seeds)))
+            return RenderResult(images, time.perf_counter() - start, str(self.device), mode, seeds)
 
-        if mode == "eval" or self.batch_per_image or not self._runs_streams(len(inputs)):
-            done: Future = Future()
-            try:
-                if mode == "eval" or self.batch_per_image:
-                    batch = inputs if isinstance(inputs, (np.ndarray, torch.Tensor)) else np.stack(inputs)
-                    out = self.forward(batch, mode, seed=None) if mode == "eval" else self.forward_per_image(batch, mode, draws)
-                    images = np.stack([to_uint8_image(o) for o in out.numpy()])
+        if not self.queues(len(inputs), mode):
+            if mode == "eval" or self.batch_per_image:
+                batch = inputs if isinstance(inputs, (np.ndarray, torch.Tensor)) else np.stack(inputs)
+                if mode == "eval":
+                    out = self._forward_on_device(batch, mode, None)
                 else:
-                    images = np.stack([to_uint8_image(self.forward(inputs[i][None], mode, draws[i])[0].numpy()) for i in range(len(inputs))])
-            except BaseException as exc:
-                done.set_exception(exc)
-            else:
-                done.set_result(result(images))
-            return done
+                    out = self._forward_per_image_on_device(batch, mode, draws)
+                return _finished(result(uint8_images(out)))
+            images = [to_uint8_image(self.forward(inputs[i][None], mode, draws[i])[0].numpy()) for i in range(len(inputs))]
+            return _finished(result(np.stack(images)))
         threads = max(1, (self.threads or 1) // min(self.streams, len(inputs)))
 
-        def one(i: int) -> np.ndarray:
+        def one(i: int, threads: int = threads) -> np.ndarray:
             return to_uint8_image(self.forward(inputs[i][None], mode, draws[i], threads)[0].numpy())
 
-        try:
-            parts = [self._stream_pool.submit(one, i) for i in range(len(inputs))]
-        except RuntimeError:  # the interpreter is shutting down: no new threads, so one by one
-            done = Future()
-            done.set_result(result(np.stack([one(i) for i in range(len(inputs))])))
-            return done
-        return _gathered(parts, lambda images: result(np.stack(images)))
+        parts: list[Future] = []
+        for i in range(len(inputs)):
+            try:
+                parts.append(self._stream_pool.submit(one, i))
+            except RuntimeError:  # the interpreter is shutting down: no new threads, so here, on all threads
+                parts.append(_finished_call(one, i, self.threads))
+        return _Gathered(parts, lambda images: result(np.stack(images)))
 
-    def _runs_streams(self, n: int) -> bool:
-        """Whether ``n`` images go to the parallel streams (a traced graph, on a CPU with several)."""
-        return min(self.streams, n) >= 2 and self._stream_pool is not None and self.trace and not self.half
+    def queues(self, n: int, mode: str | None = None) -> bool:
+        """Whether ``submit_inputs`` of ``n`` images returns before they render: one forward per
+        image (not ``eval`` mode, not a GPU's batch), on a CPU with several streams (a traced graph,
+        in float32)."""
+        mode = mode or self.card.default_mode
+        return (mode != "eval" and not self.batch_per_image and min(self.streams, n) >= 2 and self._stream_pool is not None
+                and self.trace and not self.half)
 
     def render(
         self,
@@ -609,29 +617,82 @@ class Engine:
         return torch.stack([torch.randn(nz, 1, 1, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).numpy()
 
 
-def _gathered(parts: list[Future], combine: Callable[[list], object]) -> Future:
-    """A future of ``combine([part results])`` once every part is done (its first error, if any)."""
-    whole: Future = Future()
-    left = [len(parts)]
-    lock = threading.Lock()
+def uint8_images(out: torch.Tensor) -> np.ndarray:
+    """Generator outputs (N, C, H, W) to RGB uint8 images (N, H, W, 3), as ``to_uint8_image`` makes
+    each. On a GPU the conversion runs there, with the same float32 operations in the same order
+    (so the same bytes): the CPU would otherwise spend longer on a batch than the GPU's forward,
+    and a quarter of the bytes cross the bus."""
+    with torch.inference_mode():
+        if out.device.type == "cpu":
+            return np.stack([to_uint8_image(o) for o in out.float().numpy()])
+        return _uint8_on_device(out).cpu().numpy()
 
-    def one_done(_: Future) -> None:
-        with lock:
-            left[0] -= 1
-            if left[0]:
+
+def _uint8_on_device(out: torch.Tensor) -> torch.Tensor:
+    img = ((out.float() + 1.0) * 127.5 + 0.5).clamp_(0, 255).to(torch.uint8)
+    if img.shape[1] == 1:
+        img = img.expand(-1, 3, -1, -1)
+    return img[:, :3].permute(0, 2, 3, 1).contiguous()
+
+
+def _finished(value) -> Future:
+    done: Future = Future()
+    done.set_result(value)
+    return done
+
+
+def _finished_call(fn: Callable, *args) -> Future:
+    """``fn(*args)`` run now, as a finished future (its error kept in it, as a pool's would be)."""
+    done: Future = Future()
+    try:
+        done.set_result(fn(*args))
+    except Exception as exc:
+        done.set_exception(exc)
+    return done
+
+
+class _Gathered(Future):
+    """A future of ``combine([part results])`` once every part is done, or of the first part's error.
+    Cancelling it cancels the parts not started yet (those running finish, unused)."""
+
+    def __init__(self, parts: list[Future], combine: Callable[[list], object]) -> None:
+        super().__init__()
+        self._parts = parts
+        self._combine = combine
+        self._left = len(parts)
+        self._count_lock = threading.Lock()
+        if not parts:
+            self._settle()
+        for part in parts:
+            part.add_done_callback(self._part_done)
+
+    def cancel(self) -> bool:
+        for part in self._parts:
+            part.cancel()
+        return super().cancel()
+
+    def _part_done(self, _: Future) -> None:
+        with self._count_lock:
+            self._left -= 1
+            if self._left:
                 return
-        errors = [p.exception() for p in parts if p.exception() is not None]
-        if errors:
-            whole.set_exception(errors[0])
-            return
-        try:
-            whole.set_result(combine([p.result() for p in parts]))
-        except BaseException as exc:
-            whole.set_exception(exc)
+        self._settle()
 
-    for part in parts:
-        part.add_done_callback(one_done)
-    return whole
+    def _settle(self) -> None:
+        try:
+            if any(part.cancelled() for part in self._parts):
+                self.cancel()
+                return
+            error = next((e for e in (part.exception() for part in self._parts) if e is not None), None)
+            if error is not None:
+                self.set_exception(error)
+            else:
+                self.set_result(self._combine([part.result() for part in self._parts]))
+        except InvalidStateError:  # cancelled meanwhile
+            pass
+        except Exception as exc:
+            with contextlib.suppress(InvalidStateError):
+                self.set_exception(exc)
 
 
 class LatestWins:

@@ -1,9 +1,9 @@
 """Running an export: masks -> engine -> files, with inference overlapped with mask preparation
 (a producer thread) and with encoding and writing (a thread pool; numpy and zlib release the GIL).
 
-Memory stays bounded: at most two prepared chunks wait for the engine, two are at the engine (one
-rendering, the next queued behind it) and ``2 x chunk`` images wait for the writers (a chunk:
-``--batch`` images, or one per engine stream if there are more).
+Memory stays bounded: at most two prepared chunks wait for the engine, two are at the engine (on
+a CPU's streams: one rendering, the next queued behind it) and ``2 x chunk`` images wait for the
+writers (a chunk: ``--batch`` images, or one per engine stream if there are more).
 Every file is written atomically, and an item's journal row is appended only after its files are
 in place, so stopping at any point (cancel, Ctrl+C, SIGKILL, a full disk) leaves a folder that
 ``resume`` completes without torn files or duplicates. The folders are synced with the journal,
@@ -262,10 +262,12 @@ class ExportJob:
                 state.done += 1
                 state.written += 1
 
-        # The next chunk goes to the engine before this one's images are taken: the engine's
-        # streams then always have an image queued, instead of idling at the end of every chunk
-        # while the last stream finishes (the writers slow the streams unevenly).
+        # Where the engine queues a chunk on its streams, the next chunk goes to it before this
+        # one's images are taken: the streams then always have an image queued, instead of idling
+        # at the end of every chunk while the last stream finishes (the writers slow the streams
+        # unevenly). An engine that renders a chunk in the call gets one chunk at a time.
         rendering: collections.deque = collections.deque()
+        ahead = 1 if engine.queues(chunk, self.options.mode) else 0
 
         def write(entry) -> None:
             (variants, masks, _, offsets), future = entry
@@ -287,7 +289,7 @@ class ExportJob:
                     raise prepared
                 variants, _, inputs, _ = prepared
                 rendering.append((prepared, engine.submit_inputs(inputs, [v.seed for v in variants], self.options.mode)))
-                if len(rendering) > 1:
+                if len(rendering) > ahead:
                     write(rendering.popleft())
             while rendering and state.error is None and not cancel.is_set():
                 write(rendering.popleft())
@@ -298,9 +300,8 @@ class ExportJob:
             if state.error is not None or interrupted is not None:
                 cancel.set()  # the producer stops too
             _drain(ready)
-            for _, future in rendering:  # a chunk still rendering is finished, not written
-                with contextlib.suppress(Exception):
-                    future.result()
+            for _, future in rendering:  # a chunk still at the engine: its images not started are dropped
+                future.cancel()
             pool.shutdown(wait=True)
             producer.join(timeout=30)
             journal.close()
