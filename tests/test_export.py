@@ -477,6 +477,9 @@ def test_writer_threads_follow_the_machine(monkeypatch):
     for cores, expected in ((1, 2), (2, 2), (6, 3), (16, 8), (64, 8), (None, 2)):
         monkeypatch.setattr(export_run.os, "cpu_count", lambda cores=cores: cores)
         assert export_run.default_workers() == expected, cores
+    for cores, expected in ((2, 2), (16, 14), (64, 16)):  # a GPU renders: the cores are the writers'
+        monkeypatch.setattr(export_run.os, "cpu_count", lambda cores=cores: cores)
+        assert export_run.default_workers("cuda") == expected, cores
     assert ExportOptions().workers is None  # resolved where the export runs, so a resume on another machine adapts
 
 
