@@ -400,15 +400,22 @@ def test_cancelling_a_submitted_set_drops_the_images_not_started(tmp_path):
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-def test_the_device_side_uint8_conversion_gives_the_cpu_s_bytes(channels, dtype):
-    """A GPU converts a batch to uint8 itself; its float32 arithmetic is the CPU's, step by step."""
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))])
+def test_the_device_side_uint8_conversion_gives_the_cpu_s_bytes(channels, dtype, device):
+    """A GPU converts a batch to uint8 itself; its float32 arithmetic is the CPU's, step by step
+    (checked on CUDA where there is one: bench/gpu_check.sh runs this file)."""
     from synthgui.core.encoding import to_uint8_image
-    from synthgui.core.engine import _uint8_on_device
+    from synthgui.core.engine import uint8_images
 
     out = torch.from_numpy(np.random.default_rng(channels).standard_normal((4, channels, 32, 48)).astype(np.float32) * 0.8).to(dtype)
     out[0, 0, 0, :4] = torch.tensor([-1.0, 1.0, 0.99999994, -0.9999999])
     expected = np.stack([to_uint8_image(o) for o in out.float().numpy()])
-    assert np.array_equal(_uint8_on_device(out).numpy(), expected)
+    if device == "cpu":
+        from synthgui.core.engine import _uint8_on_device
+
+        assert np.array_equal(_uint8_on_device(out).numpy(), expected)
+    else:
+        assert np.array_equal(uint8_images(out.to(device)), expected)
 
 
 def test_an_engine_leaves_its_network_copyable(tmp_path):
