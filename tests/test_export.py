@@ -209,6 +209,47 @@ def test_an_engine_that_renders_in_the_call_gets_one_chunk_at_a_time(tmp_path, e
     assert_consistent(tmp_path / "out")
 
 
+def test_an_engine_that_stops_queueing_mid_export_is_no_longer_looked_ahead_of(tmp_path, model_path, mask_dir):
+    """An engine that gives up its traced graph (at its first forward) renders in the call from
+    then on: looking ahead would again render a chunk that a cancel throws away."""
+    engine = Engine(load_model(model_path), device="cpu", threads=2, streams=2)
+    answers = iter([True])  # the first chunk goes to the streams; then the engine renders in the call
+    engine.queues = lambda n, mode=None: next(answers, False)
+    forwards, cancel = [], threading.Event()
+    real_forward = engine.forward
+    engine.forward = lambda *a, **k: forwards.append(1) or real_forward(*a, **k)
+    job = ExportJob.create(tmp_path / "out", engine.model, folder_sources(mask_dir), Sweep(seeds=8), ExportOptions(batch=2, workers=1))
+    reports = []
+    result = job.run(engine, progress=lambda p: reports.append(1) if len(reports) < 1 else cancel.set(), cancel=cancel)
+    assert result.cancelled and len(forwards) == 2 + 2  # the two chunks written, no third rendered
+    assert_consistent(tmp_path / "out")
+
+
+def test_ctrl_c_while_waiting_for_a_chunk_cancels_it(tmp_path, model_path, mask_dir):
+    engine = Engine(load_model(model_path), device="cpu", threads=2, streams=2)
+    real_submit, cancelled = engine.submit_inputs, []
+
+    class Interrupted:
+        def __init__(self, future):
+            self.future = future
+
+        def result(self, *args):
+            raise KeyboardInterrupt
+
+        def cancel(self):
+            cancelled.append(1)
+            return self.future.cancel()
+
+    engine.submit_inputs = lambda *a, **k: Interrupted(real_submit(*a, **k))
+    job = ExportJob.create(tmp_path / "out", engine.model, folder_sources(mask_dir), Sweep(seeds=4), ExportOptions(batch=2))
+    with pytest.raises(KeyboardInterrupt):
+        job.run(engine)
+    assert len(cancelled) == 2  # the chunk waited for, and the one queued behind it
+    engine.submit_inputs = real_submit
+    assert ExportJob.open(tmp_path / "out").run(engine).complete
+    assert len(assert_consistent(tmp_path / "out")) == 8
+
+
 def test_cancel_and_resume_on_parallel_streams_give_the_images_of_one_stream(tmp_path, model_path, mask_dir):
     streams = Engine(load_model(model_path), device="cpu", threads=2, streams=2)
     sweep = Sweep(skin_tones=["II", "V"], seeds=4)

@@ -543,9 +543,13 @@ class Engine:
         ``inputs`` may be a list of (C, H, W) arrays: the streams take each image as it is, with no
         copy into one batch array (an export's items often share one input). The arrays must stay
         unchanged until the future is done. ``RenderResult.seconds`` counts from the submission."""
-        mode = mode or self.card.default_mode
+        mode = self._check_mode(mode)
         start = time.perf_counter()
         seeds = [int(s) for s in seeds]
+        if not isinstance(inputs, (np.ndarray, torch.Tensor)):
+            inputs = list(inputs)
+        if len(inputs) == 0 or len(seeds) != len(inputs):
+            raise SynthguiError(f"{len(inputs)} images need as many seeds (at least one), not {len(seeds)}")
         draws = [None if mode == "deterministic" else s for s in seeds]  # the dropout seeds
 
         def result(images: np.ndarray) -> RenderResult:
@@ -669,7 +673,11 @@ class _Gathered(Future):
     def cancel(self) -> bool:
         for part in self._parts:
             part.cancel()
-        return super().cancel()
+        if not super().cancel():
+            return False
+        with contextlib.suppress(RuntimeError):  # cancelled before: its waiters were told then
+            self.set_running_or_notify_cancel()  # what an executor does: wait() and as_completed() see it done
+        return True
 
     def _part_done(self, _: Future) -> None:
         with self._count_lock:

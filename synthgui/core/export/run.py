@@ -272,11 +272,15 @@ class ExportJob:
         # at the end of every chunk while the last stream finishes (the writers slow the streams
         # unevenly). An engine that renders a chunk in the call gets one chunk at a time.
         rendering: collections.deque = collections.deque()
-        ahead = 1 if engine.queues(chunk, self.options.mode) else 0
 
         def write(entry) -> None:
             (variants, masks, _, offsets), future = entry
-            for v, lm, image, offset in zip(variants, masks, future.result().images, offsets):
+            try:
+                images = future.result().images
+            except BaseException:
+                future.cancel()  # Ctrl+C while waiting: its images not started are dropped too
+                raise
+            for v, lm, image, offset in zip(variants, masks, images, offsets):
                 slots.acquire()
                 fut = pool.submit(self._write_item, engine, v, lm, image, offset)
                 fut.add_done_callback(finished)
@@ -294,7 +298,8 @@ class ExportJob:
                     raise prepared
                 variants, _, inputs, _ = prepared
                 rendering.append((prepared, engine.submit_inputs(inputs, [v.seed for v in variants], self.options.mode)))
-                if len(rendering) > ahead:
+                ahead = 1 if engine.queues(chunk, self.options.mode) else 0  # asked each time: a trace may be given up
+                while len(rendering) > ahead:
                     write(rendering.popleft())
             while rendering and state.error is None and not cancel.is_set():
                 write(rendering.popleft())
