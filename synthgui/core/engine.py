@@ -548,8 +548,10 @@ class Engine:
         seeds = [int(s) for s in seeds]
         if not isinstance(inputs, (np.ndarray, torch.Tensor)):
             inputs = list(inputs)
-        if len(inputs) == 0 or len(seeds) != len(inputs):
-            raise SynthguiError(f"{len(inputs)} images need as many seeds (at least one), not {len(seeds)}")
+        if len(inputs) == 0:
+            raise SynthguiError("no images to render")
+        if len(seeds) != len(inputs):
+            raise SynthguiError(f"{len(inputs)} images need {len(inputs)} seeds, not {len(seeds)}")
         draws = [None if mode == "deterministic" else s for s in seeds]  # the dropout seeds
 
         def result(images: np.ndarray) -> RenderResult:
