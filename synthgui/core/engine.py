@@ -667,6 +667,7 @@ class _Gathered(Future):
         self._combine = combine
         self._left = len(parts)
         self._count_lock = threading.Lock()
+        self._cancel_lock = threading.Lock()
         if not parts:
             self._settle()
         for part in parts:
@@ -675,11 +676,13 @@ class _Gathered(Future):
     def cancel(self) -> bool:
         for part in self._parts:
             part.cancel()
-        if not super().cancel():
-            return False
-        with contextlib.suppress(RuntimeError):  # cancelled before: its waiters were told then
+        with self._cancel_lock:
+            if self.cancelled():  # once only: notifying twice is an error that concurrent.futures logs
+                return True
+            if not super().cancel():
+                return False
             self.set_running_or_notify_cancel()  # what an executor does: wait() and as_completed() see it done
-        return True
+            return True
 
     def _part_done(self, _: Future) -> None:
         with self._count_lock:
