@@ -557,6 +557,9 @@ class Engine:
         def result(images: np.ndarray) -> RenderResult:
             return RenderResult(images, time.perf_counter() - start, str(self.device), mode, seeds)
 
+        def one(i: int, threads: int | None = None) -> np.ndarray:
+            return to_uint8_image(self.forward(inputs[i][None], mode, draws[i], threads)[0].numpy())
+
         if not self.queues(len(inputs), mode):
             if mode == "eval" or self.batch_per_image:
                 batch = inputs if isinstance(inputs, (np.ndarray, torch.Tensor)) else np.stack(inputs)
@@ -565,19 +568,14 @@ class Engine:
                 else:
                     out = self._forward_per_image_on_device(batch, mode, draws)
                 return _finished(result(uint8_images(out)))
-            images = [to_uint8_image(self.forward(inputs[i][None], mode, draws[i])[0].numpy()) for i in range(len(inputs))]
-            return _finished(result(np.stack(images)))
+            return _finished(result(np.stack([one(i) for i in range(len(inputs))])))
         threads = max(1, (self.threads or 1) // min(self.streams, len(inputs)))
-
-        def one(i: int, threads: int = threads) -> np.ndarray:
-            return to_uint8_image(self.forward(inputs[i][None], mode, draws[i], threads)[0].numpy())
-
         parts: list[Future] = []
         for i in range(len(inputs)):
             try:
-                parts.append(self._stream_pool.submit(one, i))
+                parts.append(self._stream_pool.submit(one, i, threads))
             except RuntimeError:  # the interpreter is shutting down: no new threads, so here, on all threads
-                parts.append(_finished_call(one, i, self.threads))
+                parts.append(_finished_call(one, i))
         return _Gathered(parts, lambda images: result(np.stack(images)))
 
     def queues(self, n: int, mode: str | None = None) -> bool:
@@ -658,8 +656,8 @@ def _finished_call(fn: Callable, *args) -> Future:
 
 
 class _Gathered(Future):
-    """A future of ``combine([part results])`` once every part is done, or of the first part's error.
-    Cancelling it cancels the parts not started yet (those running finish, unused)."""
+    """A future of ``combine([part results])`` once every part (at least one) is done, or of the
+    first part's error. Cancelling it cancels the parts not started yet (those running finish, unused)."""
 
     def __init__(self, parts: list[Future], combine: Callable[[list], object]) -> None:
         super().__init__()
@@ -668,8 +666,6 @@ class _Gathered(Future):
         self._left = len(parts)
         self._count_lock = threading.Lock()
         self._cancel_lock = threading.Lock()
-        if not parts:
-            self._settle()
         for part in parts:
             part.add_done_callback(self._part_done)
 
