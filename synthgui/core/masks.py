@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_with_atomic
+from .atomic import write_bytes_atomic
 from .card import ModelCard
 from .errors import MaskError
 
@@ -91,6 +91,13 @@ def colourise(label_map: np.ndarray, card: ModelCard) -> np.ndarray:
 
 def save_mask(path: str | Path, label_map: np.ndarray, card: ModelCard) -> None:
     """Write a paletted PNG: pixel values are class ids and the palette shows the class colours."""
+    write_bytes_atomic(path, mask_png(label_map, card))
+
+
+def mask_png(label_map: np.ndarray, card: ModelCard) -> bytes:
+    """``save_mask``'s file as bytes (an export writes and links them itself)."""
+    import io
+
     from PIL import Image
 
     img = Image.fromarray(label_map.astype(np.uint8), mode="P")
@@ -98,7 +105,9 @@ def save_mask(path: str | Path, label_map: np.ndarray, card: ModelCard) -> None:
     for c in card.classes:
         palette[c.id] = c.color
     img.putpalette(palette.flatten().tolist())
-    write_with_atomic(path, lambda tmp: img.save(tmp, format="PNG"))
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def resize_label_map(label_map: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:

@@ -475,24 +475,14 @@ class ExportJob:
             _keep_recent(self._mask_files, key, target)
 
     def _mask_png(self, lm: np.ndarray, card, key: str) -> bytes:
-        """The mask as a paletted PNG (values = class ids, palette = class colours); the last few
-        encodings are kept instead of redone."""
-        import io
-
-        from PIL import Image
+        """The mask as ``save_mask`` writes it; the last few encodings are kept instead of redone."""
+        from ..masks import mask_png
 
         with self._mask_lock:
             cached = self._mask_cache.get(key)
         if cached is not None:
             return cached
-        img = Image.fromarray(lm.astype(np.uint8), mode="P")
-        palette = np.zeros((256, 3), np.uint8)
-        for c in card.classes:
-            palette[c.id] = c.color
-        img.putpalette(palette.flatten().tolist())
-        buffer = io.BytesIO()
-        img.save(buffer, format="PNG")
-        data = buffer.getvalue()
+        data = mask_png(lm, card)
         with self._mask_lock:
             _keep_recent(self._mask_cache, key, data)
         return data
