@@ -198,6 +198,22 @@ def test_init_from_starts_the_generator_from_given_weights(tmp_path):
         Trainer(config(tmp_path, init_from=str(tmp_path / "wide.pth")), tiny_pairs(), None)
 
 
+def test_init_d_from_continues_a_runs_discriminator(tmp_path):
+    from synthgui.core.errors import SynthguiError
+
+    first = Trainer(config(tmp_path, max_iterations=2), tiny_pairs(), None)
+    first.run()
+    saved = tmp_path / "run" / "latest_net_D.pth"
+    assert saved.exists()
+    second = Trainer(config(tmp_path, out_dir=str(tmp_path / "next"), init_d_from=str(saved)), tiny_pairs(), None)
+    for (k, a), (_, b) in zip(first.D.state_dict().items(), second.D.state_dict().items()):
+        assert torch.equal(a, b), k
+    fresh = Trainer(config(tmp_path, out_dir=str(tmp_path / "fresh")), tiny_pairs(), None)
+    assert not all(torch.equal(a, b) for a, b in zip(first.D.state_dict().values(), fresh.D.state_dict().values()))
+    with pytest.raises(SynthguiError, match="shape"):
+        Trainer(config(tmp_path, out_dir=str(tmp_path / "wide"), ndf=16, init_d_from=str(saved)), tiny_pairs(), None)
+
+
 def test_cli_load_size_defaults_to_the_reference_jitter(tmp_path):
     write_folders(tmp_path / "data", tiny_pairs(2))
     out = tmp_path / "run"

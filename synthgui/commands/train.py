@@ -55,7 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_g = p.add_argument_group("running")
     run_g.add_argument("--init-from", type=Path, metavar="WEIGHTS",
                        help="start the generator from these weights (same architecture), e.g. to fine-tune a "
-                       "bundled model on your own pairs; the discriminator starts fresh")
+                       "bundled model on your own pairs; the discriminator starts fresh unless --init-d-from")
+    run_g.add_argument("--init-d-from", type=Path, metavar="WEIGHTS",
+                       help="start the discriminator from these weights (a run's latest_net_D.pth, same --ndf), "
+                       "to continue a finished run with a new schedule")
     run_g.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     run_g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     run_g.add_argument("--threads", type=int, help="CPU threads")
@@ -172,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         lambda_l1=args.lambda_l1, seed=args.seed, device=args.device, amp=not args.no_amp, threads=args.threads,
         retone_fraction=args.retone, rotate=args.rotate, flip=not args.no_flip,
         load_size=_load_size(args), init_from=str(args.init_from or ""),
+        init_d_from=str(args.init_d_from or ""),
         checkpoint_every_s=args.checkpoint_minutes * 60, preview_every=args.preview_every,
         snapshot_every=args.snapshot_every, max_iterations=args.max_iterations,
         command="synthgui " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume"),

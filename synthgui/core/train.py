@@ -58,7 +58,8 @@ class TrainConfig:
     rotate: bool = False
     flip: bool = True
     load_size: int = 0  # > resolution: the reference's random resize-and-crop; 0 = none (runs from before it)
-    init_from: str = ""  # generator weights to start from (fine-tuning); D starts fresh
+    init_from: str = ""  # generator weights to start from (fine-tuning)
+    init_d_from: str = ""  # discriminator weights to start from; empty: D starts fresh
     checkpoint_every_s: float = 300.0
     preview_every: int = 500  # iterations
     log_every: int = 50  # iterations
@@ -135,7 +136,9 @@ class Trainer:
         init_weights(self.G)
         init_weights(self.D)
         if config.init_from:
-            self._init_generator(config.init_from)
+            self._init_from(self.G, config.init_from)
+        if config.init_d_from:
+            self._init_from(self.D, config.init_d_from)
         betas = (config.beta1, 0.999)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=betas)
@@ -148,11 +151,14 @@ class Trainer:
         self.state = TrainState()
         self.n_train = len(train)
 
-    def _init_generator(self, path: str) -> None:
-        """Start G from trained weights of the same architecture; a mismatch names the first layer."""
+    @staticmethod
+    def _init_from(net: torch.nn.Module, path: str) -> None:
+        """Start a network from trained weights of the same architecture; a mismatch names the first
+        layer. Continuing a finished run needs D too: a fresh D against a trained G spends thousands
+        of iterations catching up, and its early verdicts pull G off what it had learnt."""
         from .checkpoints import load_into, read_state_dict
 
-        load_into(self.G, read_state_dict(path), str(path))
+        load_into(net, read_state_dict(path), str(path))
 
     # --- schedule -------------------------------------------------------------------------------
 
