@@ -188,7 +188,7 @@ def test_move_tool_drags_a_lesion(loaded):
 def test_a_click_with_the_move_tool_selects_the_lesion(loaded):
     w = loaded
     _disk(w, 10, (60, 60))
-    w.doc.forget_transform()
+    assert not w.doc.select_at(200, 200)  # skin
     w._selection_changed()
     assert not w.lesion_panel.size.isEnabled()
     w.set_tool("move")
@@ -767,3 +767,33 @@ def test_switching_to_another_domain_starts_its_mask_and_undo_brings_the_drawing
     assert "Undo" in w.statusBar().currentMessage()
     w.doc.undo_stack.undo()
     assert np.array_equal(w.doc.label_map, drawing)
+
+
+def test_undo_after_a_move_leaves_no_selection_on_empty_skin(loaded):
+    """A finished drag re-selects the lesion where it landed; undo takes the lesion back, so that
+    selection would outline empty skin and the size control would scale nothing there."""
+    w = loaded
+    _disk(w, 10, (60, 60))
+    w.set_tool("move")
+    stroke(w.canvas, [(60, 60), (80, 70), (100, 90)])
+    w.doc.undo_stack.undo()
+    sel = w.doc.selection_now
+    assert sel is None or (w.doc.label_map[sel] > 0).all()
+    assert not w.lesion_panel.isEnabled()  # nothing selected: the controls cannot act on empty skin
+
+
+def test_the_selection_follows_the_lesion_through_undo_and_strokes(loaded):
+    w = loaded
+    _disk(w, 10, (60, 60))
+    w.lesion_panel.size.setValue(200)
+    w.doc.undo_stack.undo()  # back to the first shape, still selected, controls at 100 %
+    assert w.doc.selected is not None and np.array_equal(w.doc.selected, w.doc.label_map > 0)
+    assert w.lesion_panel.size.value() == 100
+    w.set_tool("brush")
+    w.set_brush_size(4)
+    stroke(w.canvas, [(78, 60), (95, 60)])  # grow the lesion to the right
+    assert np.array_equal(w.doc.selected, w.doc.label_map > 0)  # the selection took the new part in
+    area = np.count_nonzero(w.doc.label_map)
+    w.lesion_panel.size.setValue(50)  # scales the whole lesion, stroke included, from the mask as it is
+    assert np.count_nonzero(w.doc.label_map) < 0.4 * area
+    assert not w.doc.label_map[:, 90:].any()  # no tail of the stroke left behind

@@ -225,10 +225,29 @@ class MaskDocument(QObject):
         return self._transform_base is not None
 
     def forget_transform(self) -> None:
-        """Drop the transform's base and the selection (after an undo changed the mask under it)."""
+        """End a transform without a re-selection: the mask changed under it (an undo, a stroke), so
+        the next transform must start from the mask as it is, not from the base it had."""
         self._transform_base = None
         self._moved = None
-        self.selected = None
+
+    def follow_selection(self) -> bool:
+        """After an edit that was not a transform of the selection (an undo, a stroke), select the
+        lesion that now overlaps the selection most, or nothing. An undone move takes the lesion
+        away from where the drag had re-selected it: a selection left there would outline empty
+        skin, and the size and rotation controls would transform nothing. True if it changed."""
+        old = self.selection_now
+        if old is None:
+            return False
+        self.forget_transform()
+        _, comp = find_lesions(self.label_map)
+        under = comp[old]
+        under = under[under > 0]
+        new = comp == np.bincount(under).argmax() if under.size else None
+        self.selected = new
+        if new is not None and np.array_equal(new, old):
+            return False
+        self.selection_changed.emit()
+        return True
 
     def transform(self, scale: float = 1.0, rotation: float = 0.0, offset: tuple[float, float] = (0.0, 0.0),
                   text: str = "Transform lesion") -> bool:

@@ -400,13 +400,15 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             self._own_push = False
 
     def _undo_index_changed(self, *_args) -> None:
-        """Undo/redo outside a lesion transform ends it: the controls restart from the mask as it is."""
+        """Any step but the selected lesion's own transform (an undo, a redo, a stroke) ends that
+        transform, and the selection moves to the lesion now under it: the controls restart from
+        the mask as it is."""
         from shiboken6 import isValid
 
-        if not isValid(self.doc.undo_stack) or getattr(self, "_own_push", False) or self.canvas.dragging:
+        if not isValid(self.doc.undo_stack) or getattr(self, "_own_push", False) or self.canvas.moving_lesion:
             return
-        if self.doc.transforming:
-            self.doc.forget_transform()
+        transforming = self.doc.transforming
+        if self.doc.follow_selection() or transforming:
             self._selection_changed()
 
     # --- rendering ------------------------------------------------------------------------------

@@ -211,6 +211,11 @@ class CanvasView(ImageView):
     def dragging(self) -> bool:
         return self._drag_start is not None or self._last is not None
 
+    @property
+    def moving_lesion(self) -> bool:
+        """A Move drag under way: its steps transform the selection, which must stay as it is."""
+        return self.tool == "move" and self._drag_start is not None
+
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             raise ValueError(tool)
