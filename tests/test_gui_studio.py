@@ -769,17 +769,22 @@ def test_switching_to_another_domain_starts_its_mask_and_undo_brings_the_drawing
     assert np.array_equal(w.doc.label_map, drawing)
 
 
-def test_undo_after_a_move_leaves_no_selection_on_empty_skin(loaded):
-    """A finished drag re-selects the lesion where it landed; undo takes the lesion back, so that
-    selection would outline empty skin and the size control would scale nothing there."""
+def test_undo_and_redo_of_a_move_take_the_selection_with_the_lesion(loaded):
+    """A finished drag re-selects the lesion where it landed; undo takes the lesion back, and a
+    selection left there would outline empty skin, where the size control scales nothing."""
     w = loaded
     _disk(w, 10, (60, 60))
     w.set_tool("move")
     stroke(w.canvas, [(60, 60), (80, 70), (100, 90)])
     w.doc.undo_stack.undo()
-    sel = w.doc.selection_now
-    assert sel is None or (w.doc.label_map[sel] > 0).all()
-    assert not w.lesion_panel.isEnabled()  # nothing selected: the controls cannot act on empty skin
+    assert np.array_equal(w.doc.selection_now, w.doc.label_map > 0)
+    assert w.lesion_panel.isEnabled() and abs(w.lesion_panel.x.value() - 60) <= 1
+    w.doc.undo_stack.redo()
+    assert np.array_equal(w.doc.selection_now, w.doc.label_map > 0)
+    assert abs(w.lesion_panel.x.value() - 100) <= 1
+    area = np.count_nonzero(w.doc.label_map)
+    w.lesion_panel.size.setValue(150)
+    assert np.count_nonzero(w.doc.label_map) > 2 * area  # the lesion itself grew
 
 
 def test_the_selection_follows_the_lesion_through_undo_and_strokes(loaded):
@@ -797,3 +802,152 @@ def test_the_selection_follows_the_lesion_through_undo_and_strokes(loaded):
     w.lesion_panel.size.setValue(50)  # scales the whole lesion, stroke included, from the mask as it is
     assert np.count_nonzero(w.doc.label_map) < 0.4 * area
     assert not w.doc.label_map[:, 90:].any()  # no tail of the stroke left behind
+
+
+# --- editing edge cases: drags cut short, selection after whole-map steps, no-op steps -----------
+
+def _two_lesions(w, b=(180, 180)):
+    import cv2
+
+    lm = np.zeros_like(w.doc.label_map)
+    cv2.ellipse(lm, (60, 60), (12, 8), 0, 0, 360, 1, -1)
+    cv2.ellipse(lm, b, (25, 20), 0, 0, 360, 1, -1)
+    w.doc.replace(lm, "test")
+
+
+def _mouse(widget, kind, x, y, button, buttons):
+    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove, "release": QEvent.Type.MouseButtonRelease}
+    p = screen_of(widget, x, y)
+    QApplication.sendEvent(widget, QMouseEvent(types[kind], p, widget.mapToGlobal(p), button, buttons,
+                                               Qt.KeyboardModifier.NoModifier))
+
+
+def test_a_move_click_after_a_panel_edit_selects_the_clicked_lesion(window):
+    w = window
+    _two_lesions(w)
+    w.doc.select_at(60, 60)
+    w.lesion_panel.size.setValue(150)
+    w.set_tool("move")
+    stroke(w.canvas, [(180, 180)])
+    assert w.doc.selected[180, 180] and not w.doc.selected[60, 60]
+    stroke(w.canvas, [(240, 20)])  # skin: nothing selected, no outline left behind
+    assert w.doc.selection_now is None
+
+
+def test_a_whole_map_step_disables_the_lesion_controls(window):
+    w = window
+    _two_lesions(w)
+    w.doc.select_at(180, 180)
+    w._selection_changed()
+    assert w.lesion_panel.isEnabled()
+    w.propose(seed=3)
+    assert not w.lesion_panel.isEnabled()
+
+
+def test_letting_go_of_the_left_button_during_a_middle_pan_ends_the_stroke(window):
+    w = window
+    w.set_tool("brush")
+    w.set_brush_size(4)
+    c, L, M, NO = w.canvas, Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton, Qt.MouseButton.NoButton
+    _mouse(c, "press", 30, 30, L, L)
+    _mouse(c, "move", 60, 30, NO, L)
+    _mouse(c, "press", 60, 30, M, L | M)
+    _mouse(c, "release", 60, 30, L, M)
+    _mouse(c, "release", 60, 30, M, NO)
+    assert w.doc.label_map[30, 45] == 1
+    assert w.doc.undo_stack.count() == 1 and not w.doc.undo_stack.isClean()
+    assert not w.canvas.dragging
+
+
+def test_a_tool_shortcut_in_mid_drag_ends_the_stroke_or_move_as_a_step(window):
+    w = window
+    w.set_tool("brush")
+    w.set_brush_size(4)
+    c = w.canvas
+    send_mouse(c, "press", screen_of(c, 30, 30))
+    send_mouse(c, "move", screen_of(c, 70, 30))
+    w.tool_actions["fill"].trigger()
+    send_mouse(c, "release", screen_of(c, 70, 30))
+    assert w.doc.undo_stack.count() == 1
+    w.doc.undo_stack.undo()
+    assert not w.doc.label_map.any()
+    _disk(w, 10, (60, 60))
+    w.set_tool("move")
+    send_mouse(c, "press", screen_of(c, 60, 60))
+    send_mouse(c, "move", screen_of(c, 90, 60))
+    w.tool_actions["brush"].trigger()
+    send_mouse(c, "release", screen_of(c, 90, 60))
+    assert not w.canvas.moving_lesion
+    assert w.doc.selection_now is not None and w.doc.selection_now[60, 90]
+
+
+def test_undo_of_a_bridge_stroke_keeps_the_lesion_that_was_selected(window):
+    w = window
+    _two_lesions(w, b=(120, 60))
+    w.doc.select_at(60, 60)
+    w.set_tool("brush")
+    w.set_brush_size(3)
+    stroke(w.canvas, [(70, 60), (98, 60)])
+    assert w.doc.selected[60, 60] and w.doc.selected[60, 120]  # one lesion now
+    w.doc.undo_stack.undo()
+    assert w.doc.selected[60, 60] and not w.doc.selected[60, 120]
+
+
+def test_a_model_switch_on_an_empty_mask_keeps_the_history(loaded, qtbot, tiny_model):
+    w = loaded
+    w.set_tool("brush")
+    stroke(w.canvas, [(60, 60), (160, 160)])
+    w.doc.undo_stack.undo()
+    with qtbot.waitSignal(w.model_ready, timeout=60000):
+        w.load_model_path(str(tiny_model))
+    assert w.doc.undo_stack.canRedo()
+    w.doc.undo_stack.redo()
+    assert w.doc.label_map[110, 110] == 1  # the drawing is still there to bring back
+
+
+def test_space_pan_ends_when_the_canvas_loses_focus(window):
+    from PySide6.QtGui import QKeyEvent
+
+    w = window
+    c = w.canvas
+    w.set_tool("brush")
+    c.setFocus()
+    QApplication.sendEvent(c, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
+    w.brush_size.setFocus()  # Space is let go elsewhere
+    QApplication.sendEvent(w.brush_size, QKeyEvent(QEvent.Type.KeyRelease, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
+    stroke(c, [(100, 100), (120, 100)])
+    assert w.doc.label_map[100, 110] == 1
+
+
+def test_undo_with_the_pen_down_ends_the_stroke_first(window):
+    w = window
+    w.set_tool("brush")
+    w.set_brush_size(5)
+    c = w.canvas
+    stroke(c, [(40, 40), (80, 40)])
+    send_mouse(c, "press", screen_of(c, 60, 35))
+    w.act_undo.trigger()  # the stroke under way becomes a step, and that step is undone
+    assert w.doc.undo_stack.count() == 2 and w.doc.undo_stack.index() == 1
+    assert not w.canvas.dragging
+    send_mouse(c, "move", screen_of(c, 60, 60))
+    send_mouse(c, "release", screen_of(c, 60, 60))
+    while w.doc.undo_stack.canUndo():
+        w.act_undo.trigger()
+    assert not w.doc.label_map.any()
+    while w.doc.undo_stack.canRedo():
+        w.act_redo.trigger()
+    assert w.doc.label_map[40, 60] == 1
+
+
+def test_a_control_moved_and_put_back_leaves_the_document_clean(window):
+    w = window
+    _two_lesions(w)
+    w.doc.undo_stack.setClean()
+    w.doc.select_at(60, 60)
+    w.lesion_panel.rotation.setValue(30)
+    assert not w.doc.undo_stack.isClean()
+    w.lesion_panel.rotation.setValue(0)
+    assert w.doc.undo_stack.isClean()
+    w.set_tool("move")  # a lesion dragged home is no step either
+    stroke(w.canvas, [(60, 60), (90, 80), (60, 60)])
+    assert w.doc.undo_stack.isClean()

@@ -67,3 +67,27 @@ def test_atom_between_covers_the_difference():
     c = a.copy()
     atom.redo(c)
     assert np.array_equal(c, b)
+
+
+def test_merged_atoms_undo_and_redo_both_edits_as_one():
+    from synthgui.core.painting import UndoAtom, merge_atoms
+
+    rng = np.random.default_rng(1)
+    lm = rng.integers(0, 3, (64, 64), dtype=np.uint8)
+    start = lm.copy()
+    a = paint_segment(lm, (10, 10), (20, 12), 3, 1)
+    b = paint_segment(lm, (18, 11), (40, 50), 4, 2)  # overlaps a's box
+    end = lm.copy()
+    merged = merge_atoms(a, b, lm)
+    assert merged.box == (min(a.box[0], b.box[0]), min(a.box[1], b.box[1]), max(a.box[2], b.box[2]), max(a.box[3], b.box[3]))
+    merged.undo(lm)
+    assert np.array_equal(lm, start)
+    merged.redo(lm)
+    assert np.array_equal(lm, end)
+    assert not np.array_equal(merged.old, merged.new)
+    # an edit and its exact reverse merge into an atom that changes nothing (a drag that went home)
+    there = paint_segment(lm, (30, 30), (31, 30), 2, 0)
+    back = UndoAtom(there.box, there.new.copy(), there.old.copy())
+    back.redo(lm)
+    home = merge_atoms(there, back, lm)
+    assert np.array_equal(home.old, home.new)

@@ -167,3 +167,17 @@ def atom_between(before: np.ndarray, after: np.ndarray, box: Box | None = None) 
     if np.array_equal(old, new):
         return None
     return UndoAtom(box, old.copy(), new.copy())
+
+
+def merge_atoms(first: UndoAtom, then: UndoAtom, label_map: np.ndarray) -> UndoAtom:
+    """One atom for ``first`` followed by ``then``, both already applied to ``label_map``: its box is
+    the union of theirs, its old values the map before ``first``, its new values the map now. A
+    drag merges an atom per mouse event, so its step stays one box, not a list that grows (and
+    costs more to undo) with every event; ``old == new`` says the drag ended where it began."""
+    x0, y0, x1, y1 = box = union_box(first.box, then.box)
+    new = label_map[y0:y1, x0:x1].copy()
+    old = new.copy()
+    for atom in (then, first):  # first last: where both changed a pixel, its value before first wins
+        ax0, ay0, ax1, ay1 = atom.box
+        old[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] = atom.old
+    return UndoAtom(box, old, new)

@@ -17,6 +17,7 @@ from synthgui.core.card import ModelCard
 from synthgui.core.masks import find_lesions, transform_region
 from synthgui.core.painting import Box, UndoAtom
 
+Seed = tuple[int, int] | None  # (y, x) of one pixel of a selected lesion
 UNDO_LIMIT = 100  # steps at most; each holds only its changed box
 UNDO_BUDGET_BYTES = 256 * 2**20  # the history's memory bound, even if every step replaced the whole map
 UNDO_MIN_STEPS = 8  # very large maps still keep this many steps (the bound then grows with the map)
@@ -32,12 +33,31 @@ def undo_limit_for(shape: tuple[int, ...]) -> int:
     return int(max(UNDO_MIN_STEPS, min(UNDO_LIMIT, UNDO_BUDGET_BYTES // max(1, worst_step))))
 
 
-class AtomCommand(QUndoCommand):
-    """An undo step made of one region atom (a stroke, a fill, a transform)."""
+class _Step(QUndoCommand):
+    """An undo step that also gives back the selection: undo selects the lesion that was selected
+    before the step, redo the one selected after it. A seed pixel stands for each selection (a
+    whole selection per step would weigh as much as the map), and the lesion under it is found
+    again when the step is undone or redone."""
 
-    def __init__(self, doc: "MaskDocument", atom: UndoAtom, text: str, merge_id: int = -1) -> None:
+    def __init__(self, doc: "MaskDocument", text: str, selection_before: Seed) -> None:
         super().__init__(text)
         self._doc = doc
+        self._selection_before = selection_before
+        self._selection_after: Seed = None
+
+    def _note_selection_after(self) -> None:
+        self._selection_after = self._doc.selection_seed()
+
+    def _restore_selection(self, seed: Seed) -> None:
+        self._doc.select_seed(seed)
+
+
+class AtomCommand(_Step):
+    """An undo step made of one region atom (a stroke, a fill, a transform with its merged moves)."""
+
+    def __init__(self, doc: "MaskDocument", atom: UndoAtom, text: str, merge_id: int = -1,
+                 selection_before: Seed = None) -> None:
+        super().__init__(doc, text, selection_before)
         self.atoms = [atom]
         self._merge_id = merge_id
         self._first = True
@@ -48,7 +68,11 @@ class AtomCommand(QUndoCommand):
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
         if not isinstance(other, AtomCommand) or other.id() != self.id() or self.id() < 0:
             return False
-        self.atoms.extend(other.atoms)
+        merged = painting.merge_atoms(self.atoms[-1], other.atoms[-1], self._doc.label_map)
+        self.atoms = [merged]
+        # A control moved and put back (a lesion dragged home) is no step: Qt drops an obsolete
+        # command, and the document is as clean as before it.
+        self.setObsolete(bool(np.array_equal(merged.old, merged.new)))
         return True
 
     def redo(self) -> None:
@@ -58,25 +82,34 @@ class AtomCommand(QUndoCommand):
         for atom in self.atoms:
             atom.redo(self._doc.label_map)
             self._doc.region_changed(atom.box)
+        self._restore_selection(self._selection_after)
 
     def undo(self) -> None:
+        self._note_selection_after()
         for atom in reversed(self.atoms):
             atom.undo(self._doc.label_map)
             self._doc.region_changed(atom.box)
+        self._restore_selection(self._selection_before)
 
 
-class ReplaceCommand(QUndoCommand):
+class ReplaceCommand(_Step):
     """Swap in a whole new label map (import, new, resize): the one step that stores a full image."""
 
     def __init__(self, doc: "MaskDocument", new: np.ndarray, text: str) -> None:
-        super().__init__(text)
-        self._doc, self._old, self._new = doc, doc.label_map, new
+        super().__init__(doc, text, doc.selection_seed())
+        self._old, self._new = doc.label_map, new
+        self._first = True
 
     def redo(self) -> None:
         self._doc.swap_array(self._new)
+        if not self._first:
+            self._restore_selection(self._selection_after)
+        self._first = False
 
     def undo(self) -> None:
+        self._note_selection_after()
         self._doc.swap_array(self._old)
+        self._restore_selection(self._selection_before)
 
 
 class MaskDocument(QObject):
@@ -125,12 +158,15 @@ class MaskDocument(QObject):
         self.changed.emit(QRect(x0, y0, x1 - x0, y1 - y0))
 
     def swap_array(self, array: np.ndarray) -> None:
+        had_selection = self.selected is not None
         self.label_map = array
         self.rgba = self._lut[array]
         self.selected = None
         self._transform_base = None
         self._moved = None
         self.reset.emit()
+        if had_selection:  # the lesion controls must not keep acting on a lesion that is gone
+            self.selection_changed.emit()
 
     def replace(self, array: np.ndarray, text: str) -> None:
         self.undo_stack.push(ReplaceCommand(self, np.ascontiguousarray(array, np.uint8), text))
@@ -165,17 +201,20 @@ class MaskDocument(QObject):
             return
         atom = painting.atom_between(before, self.label_map, box)
         if atom is not None:
-            self.undo_stack.push(AtomCommand(self, atom, self._stroke_text))
+            self.undo_stack.push(AtomCommand(self, atom, self._stroke_text, selection_before=self.selection_seed()))
 
     @property
     def in_stroke(self) -> bool:
         return self._stroke_before is not None
 
-    def _push(self, atom: UndoAtom | None, text: str, merge_id: int = -1) -> bool:
+    def _push(self, atom: UndoAtom | None, text: str, merge_id: int = -1, selection_before: Seed | str = "now") -> bool:
+        """Push an applied atom; ``selection_before`` is the selection's seed before it ("now": as
+        it is, which holds for every edit but a transform, which moves the selection first)."""
         if atom is None:
             return False
         self.region_changed(atom.box)
-        self.undo_stack.push(AtomCommand(self, atom, text, merge_id))
+        seed = self.selection_seed() if selection_before == "now" else selection_before
+        self.undo_stack.push(AtomCommand(self, atom, text, merge_id, seed))
         return True
 
     def fill(self, x: int, y: int, value: int) -> bool:
@@ -195,14 +234,14 @@ class MaskDocument(QObject):
         h, w = self.label_map.shape
         index = comp[y, x] if 0 <= x < w and 0 <= y < h else 0
         self.selected = comp == index if index else None
-        self._transform_base = None
+        self.forget_transform()
         self.selection_changed.emit()
         return self.selected is not None
 
     def select_largest(self) -> bool:
         lesions, comp = find_lesions(self.label_map)
         self.selected = comp == lesions[0].index if lesions else None
-        self._transform_base = None
+        self.forget_transform()
         self.selection_changed.emit()
         return self.selected is not None
 
@@ -230,6 +269,26 @@ class MaskDocument(QObject):
         self._transform_base = None
         self._moved = None
 
+    def selection_seed(self) -> Seed:
+        """One pixel of the selected lesion where it is now, or None."""
+        sel = self.selection_now
+        if sel is None:
+            return None
+        y, x = divmod(int(np.argmax(sel)), sel.shape[1])
+        return y, x
+
+    def select_seed(self, seed: Seed) -> None:
+        """Select the lesion under ``seed`` (nothing on skin or off the map) and end any transform."""
+        self.forget_transform()
+        self.selected = None
+        if seed is not None:
+            y, x = seed
+            h, w = self.label_map.shape
+            if 0 <= y < h and 0 <= x < w and self.label_map[y, x] > 0:
+                _, comp = find_lesions(self.label_map)
+                self.selected = comp == comp[y, x]
+        self.selection_changed.emit()
+
     def follow_selection(self) -> bool:
         """After an edit that was not a transform of the selection (an undo, a stroke), select the
         lesion that now overlaps the selection most, or nothing. An undone move takes the lesion
@@ -256,6 +315,7 @@ class MaskDocument(QObject):
             return False
         if self._transform_base is None:
             self.begin_transform()
+        before = self.selection_seed()  # where the lesion is before this call's step
         base = self._transform_base
         result = transform_region(base, self.selected, scale=scale, rotation_deg=rotation, offset=offset)
         moved = transform_region(self.selected.astype(np.uint8), self.selected, scale=scale, rotation_deg=rotation, offset=offset)
@@ -264,7 +324,7 @@ class MaskDocument(QObject):
         if atom is None:
             return False
         atom.redo(self.label_map)
-        return self._push(atom, text, self._transform_merge)
+        return self._push(atom, text, self._transform_merge, before)
 
     def end_transform(self) -> None:
         """Re-select the moved lesion so the next transform starts from its new shape."""

@@ -140,6 +140,11 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
         self.act_redo = self.doc.undo_stack.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence(QKeySequence.StandardKey.Redo), QKeySequence("Ctrl+Y")])
+        # The stack's actions keep their text and enabled state, but trigger through the window, so
+        # that a drag under way (Ctrl+Z with the pen down) ends as a step before the undo.
+        for action, slot in ((self.act_undo, self.undo), (self.act_redo, self.redo)):
+            action.triggered.disconnect()
+            action.triggered.connect(slot)
         from .icons import icon
 
         self.act_undo.setIcon(icon("undo"))
@@ -363,6 +368,15 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
     def _brush_changed(self, value: int) -> None:
         self.canvas.radius = value
         self.brush_size_label.setText(f"{value} px")
+        self.canvas.update()  # the brush ring under the pointer takes the new size at once
+
+    def undo(self) -> None:
+        self.canvas.finish_drag()
+        self.doc.undo_stack.undo()
+
+    def redo(self) -> None:
+        self.canvas.finish_drag()
+        self.doc.undo_stack.redo()
 
     def _set_label(self, label: int) -> None:
         self.canvas.label = label

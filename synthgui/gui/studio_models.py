@@ -106,7 +106,12 @@ class StudioModels:
         other_domain = (previous is not None and card is not None and previous.domain != card.domain
                         and getattr(self, "_pending_project", None) is None)  # an opened project brings its own mask
         if not lm.any():
-            self.doc.load_clean(blank_mask(card, size))
+            blank = blank_mask(card, size)
+            if self.doc.undo_stack.count() == 0:
+                self.doc.load_clean(blank)  # a fresh document starts as the model's blank mask
+            elif not np.array_equal(blank, self.doc.label_map):
+                # never a fresh history here: the redo steps and the saved state are the user's
+                self.doc.replace(blank, f"New {card.domain} mask" if card is not None else "New mask")
         elif other_domain:
             # A lesion's class id would silently mean "retina" to a fundus model: start the new
             # domain's mask as an undoable step instead, and say how to get the drawing back.

@@ -61,6 +61,7 @@ class ImageView(QWidget):
         self.sync = sync
         self.image_size = (256, 256)
         self._pan_from: QPointF | None = None
+        self._pan_button = Qt.MouseButton.NoButton
         self._space = False
         sync.changed.connect(self.update)
         self.setMouseTracking(True)
@@ -127,9 +128,18 @@ class ImageView(QWidget):
             return
         super().keyReleaseEvent(event)
 
+    def focusOutEvent(self, event) -> None:  # noqa: N802
+        """Space released elsewhere (after Alt+Tab, or a click on a panel) never reaches this view:
+        without this every later drag would pan instead of paint."""
+        if self._space:
+            self._space = False
+            self.unsetCursor()
+        super().focusOutEvent(event)
+
     def _pan_press(self, event: QMouseEvent) -> bool:
         if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
             self._pan_from = event.position()
+            self._pan_button = event.button()
             return True
         return False
 
@@ -142,7 +152,9 @@ class ImageView(QWidget):
         return True
 
     def _pan_release(self, event: QMouseEvent) -> bool:
-        if self._pan_from is None:
+        """Only the pan's own button ends it: the left button let go during a middle-button pan
+        still ends its stroke."""
+        if self._pan_from is None or event.button() != self._pan_button:
             return False
         self._pan_from = None
         return True
@@ -211,6 +223,19 @@ class CanvasView(ImageView):
     def dragging(self) -> bool:
         return self._drag_start is not None or self._last is not None
 
+    def finish_drag(self) -> None:
+        """End a drag under way as its release would: a tool switch or an undo in mid-drag must
+        not leave a stroke outside the history, or a move half done. An ellipse is only drawn on
+        release, so its drag is dropped."""
+        if self._last is not None:
+            self.doc.end_stroke()
+            self._last = None
+        if self._drag_start is not None:
+            if self.tool == "move":
+                self.doc.end_transform()
+            self._drag_start = self._drag_now = None
+            self.update()
+
     @property
     def moving_lesion(self) -> bool:
         """A Move drag under way: its steps transform the selection, which must stay as it is."""
@@ -219,6 +244,7 @@ class CanvasView(ImageView):
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             raise ValueError(tool)
+        self.finish_drag()
         self.tool = tool
         self._poly = []
         self.update()
