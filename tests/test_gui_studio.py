@@ -877,8 +877,7 @@ def test_a_tool_shortcut_in_mid_drag_ends_the_stroke_or_move_as_a_step(window):
     send_mouse(c, "move", screen_of(c, 90, 60))
     w.tool_actions["brush"].trigger()
     send_mouse(c, "release", screen_of(c, 90, 60))
-    assert not w.canvas.moving_lesion
-    assert w.doc.selection_now is not None and w.doc.selection_now[60, 90]
+    assert not w.doc.transforming and w.doc.selected is not None and w.doc.selected[60, 90]
 
 
 def test_undo_of_a_bridge_stroke_keeps_the_lesion_that_was_selected(window):
@@ -951,3 +950,77 @@ def test_a_control_moved_and_put_back_leaves_the_document_clean(window):
     w.set_tool("move")  # a lesion dragged home is no step either
     stroke(w.canvas, [(60, 60), (90, 80), (60, 60)])
     assert w.doc.undo_stack.isClean()
+
+
+def test_propose_in_mid_stroke_ends_the_stroke_as_a_step_of_the_old_mask(window):
+    w = window
+    w.set_tool("brush")
+    w.set_brush_size(4)
+    c = w.canvas
+    send_mouse(c, "press", screen_of(c, 30, 128))
+    send_mouse(c, "move", screen_of(c, 220, 128))
+    w.act_propose.trigger()
+    proposal = w.doc.label_map.copy()
+    send_mouse(c, "move", screen_of(c, 225, 100))  # the same drag goes on: it draws nothing now
+    send_mouse(c, "release", screen_of(c, 225, 100))
+    assert np.array_equal(w.doc.label_map, proposal)
+    w.act_undo.trigger()
+    assert w.doc.label_map[128, 30:220].all() and w.doc.label_map.sum() == w.doc.label_map[120:137].sum()
+    w.act_undo.trigger()
+    assert not w.doc.label_map.any() and w.doc.undo_stack.isClean()
+
+
+def test_a_domain_switch_on_an_empty_mask_is_an_undoable_step(loaded, qtbot, tmp_path):
+    from synthgui.core.card import Encoding, LabelClass, ModelCard
+    from synthgui.core.networks import GeneratorSpec
+    from tests.helpers import write_model
+
+    w = loaded
+    w.set_tool("brush")
+    stroke(w.canvas, [(60, 60), (160, 160)])
+    w.doc.undo_stack.undo()
+    card = ModelCard(name="tiny-fundus", domain="fundus", encoding=Encoding("channels", [[2], [1, 2]]), resolution=256,
+                     classes=[LabelClass(0, "outside", (0, 0, 0)), LabelClass(1, "retina", (200, 80, 40)),
+                              LabelClass(2, "vessel", (255, 255, 255))])
+    path = write_model(tmp_path, GeneratorSpec(input_nc=2, ngf=4), card, name="fundus")
+    with qtbot.waitSignal(w.model_ready, timeout=60000):
+        w.load_model_path(str(path))
+    assert w.doc.label_map.any()  # the field of view of a new fundus mask
+    w.doc.undo_stack.undo()
+    assert not w.doc.label_map.any()
+    w.doc.undo_stack.undo()
+    w.doc.undo_stack.redo()  # the redo of the skin drawing survived the switch
+    assert w.doc.label_map[110, 110] == 1
+
+
+def test_merged_drag_steps_do_not_keep_every_event(window):
+    """Qt deletes a merged command, but its Python side stays with the stack: without emptying
+    it, every mouse event of a size drag would keep its region until the window closed."""
+    import gc
+
+    from synthgui.gui.document import AtomCommand
+
+    w = window
+    _disk(w, 30, (128, 128))
+    for v in list(range(100, 200, 5)) + list(range(200, 100, -5)):
+        w.lesion_panel.size.setValue(v)
+    gc.collect()
+    alive = [o for o in gc.get_objects() if type(o) is AtomCommand and o.atoms]
+    assert len(alive) <= w.doc.undo_stack.count()
+
+
+def test_a_model_loaded_in_mid_move_ends_the_move(loaded):
+    """The palette changes under a Move drag (a model finished loading): the move so far is the
+    step, and the lesion controls start from where the lesion is, not from before the drag."""
+    w = loaded
+    _disk(w, 10, (60, 60))
+    w.set_tool("move")
+    c = w.canvas
+    send_mouse(c, "press", screen_of(c, 60, 60))
+    send_mouse(c, "move", screen_of(c, 90, 60))
+    w.doc.set_card(w.card)  # what a model that finishes loading does to the document
+    send_mouse(c, "move", screen_of(c, 120, 60))
+    send_mouse(c, "release", screen_of(c, 120, 60))
+    assert not w.doc.transforming and w.doc.selected is not None and w.doc.selected[60, 90]
+    w.lesion_panel.size.setValue(120)  # grows the lesion where it is
+    assert w.doc.label_map[60, 90] and not w.doc.label_map[60, 60]

@@ -49,7 +49,10 @@ class _Step(QUndoCommand):
         self._selection_after = self._doc.selection_seed()
 
     def _restore_selection(self, seed: Seed) -> None:
-        self._doc.select_seed(seed)
+        """Leave the seed for ``MaskDocument.settle_selection``, which runs once the stack has
+        finished the step: a signal from inside ``undo()`` reaches handlers while the stack's
+        index is still the old one."""
+        self._doc.pending_selection = (seed,)
 
 
 class AtomCommand(_Step):
@@ -70,6 +73,7 @@ class AtomCommand(_Step):
             return False
         merged = painting.merge_atoms(self.atoms[-1], other.atoms[-1], self._doc.label_map)
         self.atoms = [merged]
+        other.atoms = []  # Qt deletes ``other``, but its Python side lives on with the stack
         # A control moved and put back (a lesion dragged home) is no step: Qt drops an obsolete
         # command, and the document is as clean as before it.
         self.setObsolete(bool(np.array_equal(merged.old, merged.new)))
@@ -132,11 +136,14 @@ class MaskDocument(QObject):
         self._transform_base: np.ndarray | None = None
         self._transform_merge = -1
         self._moved: np.ndarray | None = None  # where the selected lesion is after the transform so far
+        self.pending_selection: tuple[Seed] | None = None  # left by an undone or redone step
         self.set_card(card)
 
     # --- display colours ------------------------------------------------------------------------
 
     def set_card(self, card: ModelCard | None) -> None:
+        self.end_stroke()  # a model that finishes loading in mid-drag: the drag ends as a step
+        self.end_transform()
         lut = np.zeros((256, 4), np.uint8)
         lut[1:] = (255, 255, 255, MASK_ALPHA)
         if card is not None:
@@ -169,10 +176,12 @@ class MaskDocument(QObject):
             self.selection_changed.emit()
 
     def replace(self, array: np.ndarray, text: str) -> None:
+        self.end_stroke()  # a stroke under way (Ctrl+R with the pen down) is a step of the old map
         self.undo_stack.push(ReplaceCommand(self, np.ascontiguousarray(array, np.uint8), text))
 
     def load_clean(self, array: np.ndarray) -> None:
         """A fresh document (new or opened project): no undo history, marked unmodified."""
+        self._stroke_before = self._stroke_box = None
         self.undo_stack.clear()
         self.undo_stack.setUndoLimit(undo_limit_for(array.shape))
         self.swap_array(np.ascontiguousarray(array, np.uint8).copy())
@@ -288,6 +297,16 @@ class MaskDocument(QObject):
                 _, comp = find_lesions(self.label_map)
                 self.selected = comp == comp[y, x]
         self.selection_changed.emit()
+
+    def settle_selection(self) -> bool:
+        """After a step: select the lesion that the undone or redone step recorded, or else (a new
+        stroke, fill or whole-map step) the lesion now under the selection. True if it emitted
+        ``selection_changed``."""
+        pending, self.pending_selection = self.pending_selection, None
+        if pending is not None:
+            self.select_seed(pending[0])
+            return True
+        return self.follow_selection()
 
     def follow_selection(self) -> bool:
         """After an edit that was not a transform of the selection (an undo, a stroke), select the

@@ -422,7 +422,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         if not isValid(self.doc.undo_stack) or getattr(self, "_own_push", False) or self.canvas.moving_lesion:
             return
         transforming = self.doc.transforming
-        if self.doc.follow_selection() or transforming:
+        if not self.doc.settle_selection() and transforming:
             self._selection_changed()
 
     # --- rendering ------------------------------------------------------------------------------

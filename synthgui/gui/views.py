@@ -211,6 +211,12 @@ class CanvasView(ImageView):
         self._on_reset()
 
     def _on_reset(self) -> None:
+        """A new map or palette (Propose, Import, a model switch) in mid-drag: the document has
+        ended the stroke or move itself, as a step of the map it was drawn on (no step may be
+        pushed from here: this can run inside the stack's own push), and later moves of the same
+        drag draw nothing."""
+        self._last = None
+        self._drag_start = self._drag_now = None
         self.image_size = self.doc.size
         if self.sync.fitted:
             self.fit()
