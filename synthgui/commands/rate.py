@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,10 @@ def run(args: argparse.Namespace) -> int:
     from ..core.study.design import load_study
     from ..core.study.session_log import check_reader_id
 
-    load_study(args.study)  # a bad folder or reader ID is reported before any window opens
+    study = load_study(args.study, require_images=False)  # a bad folder or reader ID is reported before any window opens
+    if study.missing:
+        print(f"synthgui rate: warning: {len(study.missing)} case image(s) missing from {args.study}/images "
+              f"(e.g. {study.missing[0]}); the viewer will say so at those cases", file=sys.stderr)
     if args.reader is not None:
         check_reader_id(args.reader)
     from ..gui.rating.app import run_rating_app

@@ -104,10 +104,14 @@ def run_merge(args: argparse.Namespace) -> int:
           f"into {args.out}; {result.duplicates} duplicate(s) counted once")
     for c in result.conflicts:
         print(f"synthgui study merge: warning: conflicting copies of {c}")
+    for note in result.notes:
+        print(f"synthgui study merge: warning: {note}")
     return 0
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    import sys
+
     from ..core.errors import SynthguiError
     from ..core.study.analysis import analyse, scored_judgments
     from ..core.study.build import default_key_path
@@ -116,12 +120,22 @@ def run_analyze(args: argparse.Namespace) -> int:
     from ..core.study.report import write_report
 
     key_path = args.key
+    if not args.study.exists():
+        raise SynthguiError(f"no such study folder or session file: {args.study}")
+    if args.study.is_dir():
+        out = args.out.resolve()
+        study = args.study.resolve()
+        if out == study or study in out.parents:
+            raise SynthguiError("the report names the truth of every case: write it outside the study folder "
+                                "(readers get the whole folder)")
     if key_path is None:
         if not args.study.is_dir():
             raise SynthguiError("give --key KEY when analysing a session file")
         key_path = default_key_path(args.study.resolve())
     key = load_key(key_path)
     merged = collect(args.sessions if args.sessions else [args.study])
+    for note in merged.notes:
+        print(f"synthgui study analyze: warning: {note}", file=sys.stderr)
     if merged.study_id and merged.study_id != key.study_id:
         raise SynthguiError(f"the sessions are from study {merged.study_id}, the key is for {key.study_id}")
     truth_main = {e.case_id: e.truth for e in key.entries if e.phase == "main"}
@@ -130,9 +144,13 @@ def run_analyze(args: argparse.Namespace) -> int:
     files = write_report(args.out, analysis, merged.judgments, key.truth(), rows, key.leak_audit,
                          f"Turing test {key.study_id}")
     p = analysis.pooled
-    print(f"positive class = synthetic; {len(analysis.readers)} reader(s), {p.n} scored reading(s); "
-          f"pooled accuracy {p.accuracy.estimate:.3f} (Wilson {p.accuracy.wilson[0]:.3f}-{p.accuracy.wilson[1]:.3f}), "
-          f"p={p.p_value:.3g} vs 0.5")
+    if p.n:
+        print(f"positive class = synthetic; {len(analysis.readers)} reader(s), {p.n} scored reading(s); "
+              f"pooled accuracy {p.accuracy.estimate:.3f} (Wilson {p.accuracy.wilson[0]:.3f}-{p.accuracy.wilson[1]:.3f}), "
+              f"p={p.p_value:.3g} vs 0.5")
+    else:
+        print(f"{len(analysis.readers)} reader(s), no answered scored reading (every case timed out or was not "
+              "shown): no accuracy to report")
     if merged.duplicates:
         print(f"{merged.duplicates} duplicate judgment(s) in the session files counted once")
     for f in files:

@@ -182,10 +182,14 @@ class StudyWizard(QWizard):
     def spec(self) -> FolderBuild:
         s, d = self.sources, self.design
         text = lambda e: e.text().strip()  # noqa: E731
+        path = lambda e: Path(text(e)).expanduser() if text(e) else None  # noqa: E731 - "~/real" as the pages accept it
+        model = text(s.model)  # a bundled model's name, or a path
+        if model.startswith("~"):
+            model = str(Path(model).expanduser())
         return FolderBuild(
-            real_dir=Path(text(s.real)), synthetic_dir=Path(text(s.synthetic)) if text(s.synthetic) else None,
-            out=Path(text(d.out)), generate_model=text(s.model) or None, generate_count=s.count.value(),
-            masks_dir=Path(text(s.masks)) if text(s.masks) else None, per_class=d.per_class.value() or None,
+            real_dir=path(s.real), synthetic_dir=path(s.synthetic),
+            out=path(d.out), generate_model=model or None,
+            generate_count=s.count.value(), masks_dir=path(s.masks), per_class=d.per_class.value() or None,
             practice=d.practice.value(), seed=d.seed.value(), title=text(d.title_edit), options=d.options())
 
     def start_build(self) -> None:

@@ -42,7 +42,7 @@ class Roc:
 class ReaderStats:
     reader: str
     n: int
-    timed_out: int
+    timed_out: int  # scored cases with no answer: the time ran out, or the image could not be shown
     accuracy: Proportion
     p_value: float | None  # exact two-sided binomial test of accuracy against 0.5
     sensitivity: Proportion
@@ -218,25 +218,33 @@ def _bootstrap_cases(stat, n_cases: int, seed: int = 0, n_boot: int = N_BOOT) ->
 
 
 def agreement(rows: list[tuple[Judgment, str]], readers: list[str]) -> list[Agreement]:
-    """Fleiss' kappa over all readers and Cohen's kappa per reader pair, on cases every reader called."""
+    """Fleiss' kappa over all readers on the cases every reader called, and Cohen's kappa for each
+    pair on the cases both called (Cohen's kappa is defined on the items two raters share: a
+    reader who stopped early must not take every other pair's agreement away)."""
     calls: dict[str, dict[str, int]] = {}
     for j, _ in rows:
         if j.call is not None:
             calls.setdefault(j.case_id, {})[j.reader_id] = int(j.call == "synthetic")
-    cases = sorted(c for c, by in calls.items() if all(r in by for r in readers))
-    if len(readers) < 2 or len(cases) < 2:
+    if len(readers) < 2:
         return []
-    m = np.array([[calls[c][r] for r in readers] for c in cases])
     out = []
-    kappa = _fleiss(m)
-    out.append(Agreement("fleiss", None if math.isnan(kappa) else kappa,
-                         _bootstrap_cases(lambda idx: _fleiss(m[idx]), len(cases)), len(cases)))
+    cases = sorted(c for c, by in calls.items() if all(r in by for r in readers))
+    if len(cases) >= 2:
+        m = np.array([[calls[c][r] for r in readers] for c in cases])
+        kappa = _fleiss(m)
+        out.append(Agreement("fleiss", None if math.isnan(kappa) else kappa,
+                             _bootstrap_cases(lambda idx: _fleiss(m[idx]), len(cases)), len(cases)))
     for i in range(len(readers)):
         for k in range(i + 1, len(readers)):
-            kap, asym = _cohen(m[:, i], m[:, k])
-            boot = _bootstrap_cases(lambda idx: _cohen(m[idx, i], m[idx, k], ci=False)[0], len(cases))
+            both = sorted(c for c, by in calls.items() if readers[i] in by and readers[k] in by)
+            if len(both) < 2:
+                continue
+            a = np.array([calls[c][readers[i]] for c in both])
+            b = np.array([calls[c][readers[k]] for c in both])
+            kap, asym = _cohen(a, b)
+            boot = _bootstrap_cases(lambda idx: _cohen(a[idx], b[idx], ci=False)[0], len(both))
             out.append(Agreement(f"cohen {readers[i]} vs {readers[k]}", None if math.isnan(kap) else kap, boot,
-                                 len(cases), asym))
+                                 len(both), asym))
     return out
 
 

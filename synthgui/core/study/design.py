@@ -77,6 +77,7 @@ class Study:
     ratio_text: str | None = None
     pipeline: str = PIPELINE_VERSION
     folder: Path | None = None
+    missing: list[str] = field(default_factory=list)  # case images not in images/ (opened without requiring them)
 
     def phase_cases(self, phase: str) -> list[Case]:
         return [c for c in self.cases if c.phase == phase]
@@ -114,8 +115,10 @@ class Study:
         write_text_atomic(Path(folder) / STUDY_FILE, self.to_json())
 
 
-def load_study(folder: str | Path) -> Study:
-    """Open a reader-facing study folder; a clear error when it is not one."""
+def load_study(folder: str | Path, require_images: bool = True) -> Study:
+    """Open a reader-facing study folder; a clear error when it is not one. ``require_images=False``
+    (the rating viewer) lists missing case images in ``missing`` instead: one lost file must not
+    stop every reader, who are told and go on past that case."""
     folder = Path(folder)
     if folder.is_file() and folder.name == STUDY_FILE:
         folder = folder.parent
@@ -138,6 +141,7 @@ def load_study(folder: str | Path) -> Study:
     except (ValueError, KeyError, TypeError) as exc:
         raise SynthguiError(f"{path} is damaged or not a synthgui study ({exc})") from None
     missing = [c.image for c in cases if not (folder / "images" / c.image).is_file()]
-    if missing:
+    if missing and require_images:
         raise SynthguiError(f"study {folder} lacks {len(missing)} case image(s), e.g. images/{missing[0]}")
+    study.missing = missing
     return study

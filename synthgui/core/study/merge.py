@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sqlite3
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,16 +20,21 @@ class MergeResult:
     sources: list[Path]
     duplicates: int = 0  # the same judgment seen in more than one file (a copied session): counted once
     conflicts: list[str] = field(default_factory=list)  # same id, different answer: the earlier one is kept
+    notes: list[str] = field(default_factory=list)  # files read another way than asked (a backup for a database)
 
 
 def session_files(paths: list[Path]) -> list[Path]:
-    """Expand study folders and session folders into their .sqlite session files."""
+    """Expand study folders and session folders into their session files: each reader's .sqlite,
+    or the .jsonl backup log where no database is beside it (a backup kept on another drive)."""
     found: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
             folder = p / "sessions" if (p / "sessions").is_dir() else p
-            found += sorted(folder.glob("*.sqlite"))
+            databases = sorted(folder.glob("*.sqlite"))
+            found += databases
+            have = {d.with_suffix("") for d in databases}
+            found += [b for b in sorted(folder.glob("*.jsonl")) if b.with_suffix("") not in have]
         elif p.is_file():
             found.append(p)
         else:
@@ -37,23 +44,52 @@ def session_files(paths: list[Path]) -> list[Path]:
     return found
 
 
-def read_session_file(path: Path) -> tuple[str | None, list[Judgment]]:
-    """Judgments of one file, plus those only its JSONL backup holds (a crash between the two writes)."""
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def _read_database(path: Path) -> tuple[dict, list[Judgment]]:
+    """Meta and judgments of a session database, read from a private copy (with its -wal file, if
+    any): opening the file where it lies would need write access beside it (SQLite makes a -shm
+    file for a WAL database even to read it), which a CD, a read-only share or another user's
+    folder does not give."""
+    with tempfile.TemporaryDirectory(prefix="synthgui-session-") as tmp:
+        copy = Path(tmp) / "session.sqlite"
+        shutil.copyfile(path, copy)
+        wal = Path(f"{path}-wal")
+        if wal.exists():
+            shutil.copyfile(wal, Path(f"{copy}-wal"))
+        conn = sqlite3.connect(copy)
         conn.row_factory = sqlite3.Row
         try:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             rows = [Judgment.from_row(r) for r in conn.execute("SELECT * FROM judgments").fetchall()]
         finally:
             conn.close()
-    except sqlite3.Error as exc:
-        raise SynthguiError(f"{path} is not a readable session file ({exc})") from None
+    return meta, rows
+
+
+def read_session_file(path: Path, notes: list[str] | None = None) -> tuple[str | None, list[Judgment]]:
+    """Judgments of one file, plus those only its JSONL backup holds (a crash between the two
+    writes). A database that cannot be read (copied without its -wal file after a crash, before
+    SQLite wrote anything into the main file) is replaced by its backup log, with a note."""
+    path = Path(path)
     backup = path.with_suffix(".jsonl")
+    if path.suffix == ".jsonl":
+        meta, rows = {}, []
+    else:
+        try:
+            meta, rows = _read_database(path)
+        except (sqlite3.Error, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if not backup.exists():
+                raise SynthguiError(f"{path} is not a readable session file ({reason})") from None
+            meta, rows = {}, []
+            if notes is not None:
+                notes.append(f"{path} is not readable ({reason}); read its backup log {backup.name} instead")
     if backup.exists():
         have = {j.judgment_id for j in rows}
         extra, _ = read_backup(backup)
-        rows += [j for j in extra if j.judgment_id not in have and (not rows or j.reader_id == rows[0].reader_id)]
+        reader = meta.get("reader_id") or (rows[0].reader_id if rows else None)
+        study = meta.get("study_id")  # a backup folder shared by one reader's studies holds them all
+        rows += [j for j in extra if j.judgment_id not in have and (reader is None or j.reader_id == reader)
+                 and (study is None or j.study_id == study)]
     return meta.get("study_id"), rows
 
 
@@ -63,7 +99,7 @@ def collect(paths: list[Path]) -> MergeResult:
     study_ids: set[str] = set()
     result = MergeResult("", [], files)
     for f in files:
-        study_id, rows = read_session_file(f)
+        study_id, rows = read_session_file(f, result.notes)
         if study_id:
             study_ids.add(study_id)
         for j in rows:

@@ -180,7 +180,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}}.wa
 real images called real; accuracy is tested against 0.5 with an exact two-sided binomial test; ROC from the
 confidence-signed score (+confidence for a synthetic call, −confidence for a real call), AUC CI by stratified bootstrap.</p>
 <h2>Readers</h2><table><tr><th>reader</th><th>n</th><th>accuracy</th><th>p vs 0.5</th><th>sensitivity</th>
-<th>specificity</th><th>AUC (95% CI)</th><th>median RT ms</th><th>timed out</th></tr>{''.join(rows)}</table>
+<th>specificity</th><th>AUC (95% CI)</th><th>median RT ms</th><th>unanswered (timed out or image not shown)</th></tr>{''.join(rows)}</table>
 <h2>Accuracy with 95% Wilson intervals</h2>{svg_accuracy(analysis.readers + [analysis.pooled])}
 <h2>ROC per reader</h2>{svg_roc(analysis.readers + [analysis.pooled])}
 <h2>Agreement between readers</h2><table><tr><th>statistic</th><th>kappa</th><th>bootstrap 95% CI</th>

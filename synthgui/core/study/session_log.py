@@ -158,39 +158,57 @@ class SessionLog:
         folder = Path(folder) if folder is not None else Path(study.folder) / "sessions"
         self.db_path = folder / f"{self.reader_id}.sqlite"
         self.backup_path = (Path(backup_folder) if backup_folder is not None else folder) / f"{self.reader_id}.jsonl"
+        self._lock_fd = self._backup_fd = -1
+        self.conn: sqlite3.Connection | None = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self.backup_path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self.db_path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
             self._backup_fd = os.open(self.backup_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as exc:
+            self._release()
             raise SynthguiError(f"cannot write the session in {folder} ({exc.strerror or exc}); "
                                 "choose a writable folder for sessions") from None
-        self._lock()
         try:
-            self.conn = connect(self.db_path)
-        except (sqlite3.Error, SynthguiError) as exc:
-            os.close(self._backup_fd)
-            if isinstance(exc, SynthguiError):
-                raise
-            raise SynthguiError(f"{self.db_path} is not a usable session file ({exc})") from None
-        self.order = self._load_or_create_order(study)
-        self._in_order = set(self.order)
-        self.session_uid = self._meta("session_uid")
-        self.torn_lines = self._reconcile()
-        self.event("resume" if self.answered() else "start", {"next": self.next_position()})
+            self._lock()
+            try:
+                self.conn = connect(self.db_path)
+            except sqlite3.Error as exc:
+                raise SynthguiError(f"{self.db_path} is not a usable session file ({exc})") from None
+            self.order = self._load_or_create_order(study)
+            self._in_order = set(self.order)
+            self.session_uid = self._meta("session_uid")
+            self.torn_lines = self._reconcile()
+            self.event("resume" if self.answered() else "start", {"next": self.next_position()})
+        except BaseException:
+            self._release()  # a refused open must not keep the lock: a retry would read "open elsewhere"
+            raise
 
     # -- set-up -------------------------------------------------------------------------------
     def _lock(self) -> None:
-        """One viewer per reader session at a time; the OS drops the lock if the process dies."""
+        """One viewer per reader session at a time; the OS drops the lock if the process dies. The
+        lock file sits beside the database, whatever folder the backup log is in: two viewers with
+        different backup folders would otherwise both write one database, and the second answer to
+        a case (same judgment id) would be acknowledged and then dropped."""
         try:
             import fcntl
         except ImportError:  # Windows: SQLite's own locking still keeps rows consistent
             return
         try:
-            fcntl.flock(self._backup_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            os.close(self._backup_fd)
             raise SynthguiError(f"reader {self.reader_id}'s session is open in another window or process") from None
+
+    def _release(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
+            self.conn = None
+        for fd in (self._backup_fd, self._lock_fd):  # closing the lock file's descriptor drops the lock
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._lock_fd = self._backup_fd = -1
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -276,12 +294,11 @@ class SessionLog:
         return None if row is None else Judgment.from_row(row)
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self.event("quit", {"next": self.next_position()})
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a clean quit leaves one self-contained file
-            self.conn.close()
-        with contextlib.suppress(OSError):
-            os.close(self._backup_fd)
+        if self.conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.event("quit", {"next": self.next_position()})
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a clean quit leaves one self-contained file
+        self._release()
 
     def __enter__(self) -> "SessionLog":
         return self

@@ -30,7 +30,7 @@ def open_viewer(study_dir: str | Path, reader_id: str, sessions: str | Path | No
     """Open (or resume) ``reader_id``'s session on a study and show the viewer; raises SynthguiError."""
     from .viewer import RatingWindow
 
-    study = load_study(study_dir)
+    study = load_study(study_dir, require_images=False)  # the viewer says which images it cannot show
     log = SessionLog(study, reader_id, sessions, backup)
     try:
         window = RatingWindow(study, log, fullscreen=fullscreen, parent=None)

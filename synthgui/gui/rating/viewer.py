@@ -8,12 +8,14 @@ resumes at the next unanswered case.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QVBoxLayout, QWidget
 
+from synthgui.core.errors import SynthguiError
 from synthgui.core.study.design import Study
 from synthgui.core.study.session_log import Judgment, SessionLog, now_iso
 
@@ -54,6 +56,9 @@ class RatingWindow(QWidget):
         self._reset_answer()
         self._revision = 0
         self._closing = False
+        self._paused_at: float | None = None  # the pause question is open
+        self._time_left_ms: int | None = None
+        self._show_pending = False  # a case that was due while the pause question was open
         self._log_display()
         self._show_intro()
         if fullscreen:
@@ -71,6 +76,8 @@ class RatingWindow(QWidget):
         self.zoom_events: list[list[float]] = []
         self.shown_at: str | None = None
         self.decode_ms: float | None = None
+        self.paused_s = 0.0  # time this case spent behind the pause question, not the reader's
+        self.unreadable = False  # the case's image could not be decoded
         self.note.clear()
 
     def _complete(self) -> bool:
@@ -99,6 +106,9 @@ class RatingWindow(QWidget):
                  f"Each image is shown for at most {self.opts.time_limit_s:g} s." if self.opts.time_limit_s else "",
                  self.study.ratio_text or "",
                  "Esc pauses; you can resume later where you stopped."]
+        if self.study.missing:
+            lines.append(f"<b>Note:</b> {len(self.study.missing)} image file(s) of this study are missing; the viewer "
+                         "will say so when their turn comes. Please tell the study coordinator.")
         if self.position >= len(self.log.order):
             self._show_done()
             return
@@ -128,6 +138,9 @@ class RatingWindow(QWidget):
     def _show_case(self) -> None:
         if self._closing:
             return  # a blank-interval timer that fired after the window closed
+        if self._paused_at is not None:
+            self._show_pending = True  # not behind the pause question: its time would run unseen
+            return
         if self.position >= len(self.log.order):
             self._show_done()
             return
@@ -142,8 +155,20 @@ class RatingWindow(QWidget):
         label = "Practice" if phase == "practice" else "Image"
         self.header.setText(f"{label} {self._seq(self.position) + 1} of {n_phase}")
         self.state = "case"
+        if image.isNull():
+            self._show_unreadable(phase, case_id, upcoming[0])
+            return
         self._update_prompt()
         self.view.set_image(image)
+
+    def _show_unreadable(self, phase: str, case_id: str, path) -> None:
+        """A file damaged or removed after the study was opened: say so and let the reader go on.
+        The case is recorded unanswered, with a note, so the coordinator sees which one it was."""
+        self.unreadable = True
+        self.view.set_image(None)
+        self.log.event("image_not_shown", {"phase": phase, "case": case_id, "file": path.name})
+        self.prompt.setText("<b>This image cannot be shown</b>: its file is missing or damaged. "
+                            "Please tell the study coordinator.<br>Press <b>Enter</b> to go on to the next image.")
 
     def _update_prompt(self) -> None:
         parts = [f"Call: <b>{self.call or '—'}</b> (R/S)"]
@@ -182,9 +207,15 @@ class RatingWindow(QWidget):
             super().keyPressEvent(event)
 
     def _case_key(self, key: int, text: str) -> None:
+        if self.unreadable:
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self._record(timed_out=False)
+            return
         if self.view.painted_at is None:
             return  # no answer before the image has been seen
-        if text in ("r", "s") or (self.call is None and text in ("1", "2")):
+        if key == Qt.Key.Key_0:  # before the digit answers: 0 is no call, confidence or diagnosis
+            self.view.reset_zoom()
+        elif text in ("r", "s") or (self.call is None and text in ("1", "2")):
             self.call = "real" if text in ("r", "1") else "synthetic"
         elif text.isdigit() and self.opts.confidence and self.confidence is None and 1 <= int(text) <= 5:
             self.confidence = int(text)
@@ -201,8 +232,6 @@ class RatingWindow(QWidget):
             self.view.step_zoom(1)
         elif key == Qt.Key.Key_Minus:
             self.view.step_zoom(-1)
-        elif key == Qt.Key.Key_0:
-            self.view.reset_zoom()
         elif key == Qt.Key.Key_Left and self.opts.allow_back and self.position > 0:
             self.time_limit.stop()
             self.position -= 1
@@ -219,19 +248,27 @@ class RatingWindow(QWidget):
         self._record(timed_out=False)
 
     def _time_up(self) -> None:
-        if self.state == "case" and not self._closing:
+        if self.state == "case" and not self._closing and self._paused_at is None:
             self._record(timed_out=True)
 
     def _record(self, timed_out: bool) -> None:
         self.time_limit.stop()
         phase, case_id = self._current()
-        rt = None if self.view.painted_at is None else (time.perf_counter() - self.view.painted_at) * 1000.0
+        rt = None if self.view.painted_at is None else (time.perf_counter() - self.view.painted_at - self.paused_s) * 1000.0
+        note = (self.note.text().strip() or None) if self.opts.note else None
+        if self.unreadable:
+            note = "image could not be shown (file missing or damaged)"
+        answered = not timed_out and not self.unreadable
         j = Judgment(self.study.study_id, self.log.reader_id, phase, self._seq(self.position), case_id,
-                     None if timed_out else self.call, None if timed_out else self.confidence,
-                     None if timed_out else self.diagnosis, (self.note.text().strip() or None) if self.opts.note else None,
+                     self.call if answered else None, self.confidence if answered else None,
+                     self.diagnosis if answered else None, note,
                      rt_ms=rt, decode_ms=self.decode_ms, shown_at=self.shown_at, zoom=list(self.zoom_events),
                      timed_out=timed_out, revision=self._revision)
-        self.log.record(j)  # durable before anything else appears
+        try:
+            self.log.record(j)  # durable before anything else appears
+        except (OSError, sqlite3.Error, SynthguiError) as exc:
+            self._not_saved(exc)
+            return
         self.setFocus()
         self.position += 1
         self.view.set_image(None)
@@ -244,8 +281,19 @@ class RatingWindow(QWidget):
         else:
             self._blank()
 
+    def _not_saved(self, exc: BaseException) -> None:
+        """A full disk or a pulled USB stick: the reader must know the answer is not kept, and the
+        case stays on screen to answer again once it is sorted out."""
+        detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        QMessageBox.critical(self, "Answer not saved",
+                             f"Your answer to this image was NOT saved ({detail}).\n\nPlease call the study "
+                             "coordinator. The image stays on screen: answer it again and press Enter once the "
+                             "problem is fixed. Your earlier answers are saved.")
+        self.setFocus()
+        self._update_prompt()
+
     def _auto_continue(self, position: int) -> None:
-        if not self._closing and self.state == "feedback" and self.position == position:
+        if not self._closing and self.state == "feedback" and self.position == position and self._paused_at is None:
             self._after_feedback()
 
     def _after_feedback(self) -> None:
@@ -266,10 +314,31 @@ class RatingWindow(QWidget):
             box = QMessageBox(QMessageBox.Icon.Question, "Pause the session?",
                               "Your answers so far are saved. Quit now and resume later at the next image?",
                               QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+            self._pause()
             if box.exec() != QMessageBox.StandardButton.Yes:
+                self._resume()
                 self.setFocus()
                 return
         self.close()
+
+    def _pause(self) -> None:
+        """While the question is open the case's clock stops: no time-out, no new case, and the
+        time is taken off the response time if the reader goes on."""
+        self._paused_at = time.perf_counter()
+        self._time_left_ms = self.time_limit.remainingTime() if self.time_limit.isActive() else None
+        self.time_limit.stop()
+
+    def _resume(self) -> None:
+        if self._paused_at is None:
+            return
+        self.paused_s += time.perf_counter() - self._paused_at
+        self._paused_at = None
+        if self._time_left_ms is not None and self.state == "case":
+            self.time_limit.start(max(0, self._time_left_ms))
+        self._time_left_ms = None
+        if self._show_pending:
+            self._show_pending = False
+            self._show_case()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
         if not self._closing:
