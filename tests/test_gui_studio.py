@@ -1024,3 +1024,27 @@ def test_a_model_loaded_in_mid_move_ends_the_move(loaded):
     assert not w.doc.transforming and w.doc.selected is not None and w.doc.selected[60, 90]
     w.lesion_panel.size.setValue(120)  # grows the lesion where it is
     assert w.doc.label_map[60, 90] and not w.doc.label_map[60, 60]
+
+
+def test_a_move_drag_is_one_step_pushed_when_it_ends(window):
+    """Like a stroke: a lesion dragged home is no step, so it keeps the redo steps."""
+    w = window
+    _disk(w, 10, (60, 60))
+    w.set_tool("brush")
+    stroke(w.canvas, [(200, 200), (210, 200)])
+    w.doc.undo_stack.undo()
+    assert w.doc.undo_stack.canRedo()
+    w.set_tool("move")
+    c = w.canvas
+    send_mouse(c, "press", screen_of(c, 60, 60))
+    for x in (70, 80, 90):
+        send_mouse(c, "move", screen_of(c, x, 60))
+    count = w.doc.undo_stack.count()
+    send_mouse(c, "move", screen_of(c, 60, 60))
+    send_mouse(c, "release", screen_of(c, 60, 60))
+    assert w.doc.undo_stack.count() == count and w.doc.undo_stack.canRedo()
+    stroke(c, [(60, 60), (100, 60)])  # a real move: one step, and the redo steps give way to it
+    assert w.doc.undo_stack.count() == count and w.doc.undo_stack.undoText() == "Move lesion"
+    assert not w.doc.undo_stack.canRedo()
+    w.doc.undo_stack.undo()
+    assert w.doc.label_map[60, 60] and not w.doc.label_map[60, 100]

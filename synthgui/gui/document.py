@@ -137,6 +137,7 @@ class MaskDocument(QObject):
         self._transform_merge = -1
         self._moved: np.ndarray | None = None  # where the selected lesion is after the transform so far
         self.pending_selection: tuple[Seed] | None = None  # left by an undone or redone step
+        self._drag_step: tuple[str, Seed] | None = None  # a Move drag's step, pushed when it ends
         self.set_card(card)
 
     # --- display colours ------------------------------------------------------------------------
@@ -169,14 +170,14 @@ class MaskDocument(QObject):
         self.label_map = array
         self.rgba = self._lut[array]
         self.selected = None
-        self._transform_base = None
-        self._moved = None
+        self.forget_transform()
         self.reset.emit()
         if had_selection:  # the lesion controls must not keep acting on a lesion that is gone
             self.selection_changed.emit()
 
     def replace(self, array: np.ndarray, text: str) -> None:
-        self.end_stroke()  # a stroke under way (Ctrl+R with the pen down) is a step of the old map
+        self.end_stroke()  # a stroke or Move drag under way (Ctrl+R with the pen down) is a step of the old map
+        self.end_transform()
         self.undo_stack.push(ReplaceCommand(self, np.ascontiguousarray(array, np.uint8), text))
 
     def load_clean(self, array: np.ndarray) -> None:
@@ -277,6 +278,7 @@ class MaskDocument(QObject):
         the next transform must start from the mask as it is, not from the base it had."""
         self._transform_base = None
         self._moved = None
+        self._drag_step = None
 
     def selection_seed(self) -> Seed:
         """One pixel of the selected lesion where it is now, or None."""
@@ -328,8 +330,11 @@ class MaskDocument(QObject):
         return True
 
     def transform(self, scale: float = 1.0, rotation: float = 0.0, offset: tuple[float, float] = (0.0, 0.0),
-                  text: str = "Transform lesion") -> bool:
-        """Scale/rotate the selected lesion about its centre and move it, from the transform's base."""
+                  text: str = "Transform lesion", push: bool = True) -> bool:
+        """Scale/rotate the selected lesion about its centre and move it, from the transform's base.
+        ``push=False`` (a Move drag) changes the mask now and leaves the step to ``end_transform``,
+        as a stroke does: a drag that ends where it began is then no step at all, and does not
+        cost the redo steps or the oldest step of a full history."""
         if self.selected is None:
             return False
         if self._transform_base is None:
@@ -343,10 +348,21 @@ class MaskDocument(QObject):
         if atom is None:
             return False
         atom.redo(self.label_map)
+        if not push:
+            self.region_changed(atom.box)
+            if self._drag_step is None:
+                self._drag_step = (text, before)
+            return True
         return self._push(atom, text, self._transform_merge, before)
 
     def end_transform(self) -> None:
-        """Re-select the moved lesion so the next transform starts from its new shape."""
+        """Push a Move drag's step, and re-select the moved lesion so the next transform starts from
+        its new shape."""
+        if self._drag_step is not None and self._transform_base is not None:
+            (text, before), self._drag_step = self._drag_step, None
+            atom = painting.atom_between(self._transform_base, self.label_map)
+            if atom is not None:
+                self.undo_stack.push(AtomCommand(self, atom, text, selection_before=before))
         if self._transform_base is None or self.selected is None:
             return
         self._transform_base = None

@@ -354,7 +354,8 @@ class CanvasView(ImageView):
                 self._drag_now = self.to_image(event.position())
                 self.update()
             elif self.tool == "move" and self._drag_start is not None:
-                self.doc.transform(offset=(x - self._drag_start.x(), y - self._drag_start.y()), text="Move lesion")
+                self.doc.transform(offset=(x - self._drag_start.x(), y - self._drag_start.y()), text="Move lesion",
+                                   push=False)
                 self.edited.emit()
         if self.tool in ("brush", "eraser", "polygon"):
             r = self.radius + 2
