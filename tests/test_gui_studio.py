@@ -13,53 +13,16 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from tests.studio_fixtures import wait_rendered  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def temp_settings(tmp_path):
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    yield
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    from synthgui.core.networks import GeneratorSpec
-    from tests.helpers import skin_card, write_model
-
-    folder = tmp_path_factory.mktemp("models")
-    return write_model(folder, GeneratorSpec(ngf=4, num_downs=8), skin_card("tiny-skin", 256), name="tiny")
-
-
-@pytest.fixture
-def window(qtbot):
-    from synthgui.gui.studio import StudioWindow
-
-    w = StudioWindow()
-    w._confirm_discard = lambda: True  # no modal prompt in tests
-    qtbot.addWidget(w)
-    w.resize(1200, 700)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
-
-
-@pytest.fixture
-def loaded(window, qtbot, tiny_model):
-    with qtbot.waitSignal(window.model_ready, timeout=60000):
-        window.load_model_path(str(tiny_model))
-    wait_rendered(window, qtbot)
-    return window
-
-
-def wait_rendered(window, qtbot, timeout=30000):
-    qtbot.waitUntil(lambda: window.bridge is not None and window.preview.image_id == window.bridge.latest_id
-                    and window._dirty_since is None and window.bridge.idle_for_gui(), timeout=timeout)
+pytestmark = pytest.mark.usefixtures("temp_settings")  # fixtures: tests/studio_fixtures.py
 
 
 def send_mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton, buttons=Qt.MouseButton.LeftButton):

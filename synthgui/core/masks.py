@@ -25,6 +25,8 @@ def read_image_rgb(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)
+            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                return _wide_grey_to_rgb(np.asarray(img))
             return np.asarray(img.convert("RGB"))
     except FileNotFoundError:
         raise MaskError(f"file not found: {path}") from None
@@ -34,6 +36,15 @@ def read_image_rgb(path: str | Path) -> np.ndarray:
         raise MaskError(f"not an image (or an unsupported format): {path}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise MaskError(f"cannot read image {path}: {exc}") from None
+
+
+def _wide_grey_to_rgb(values: np.ndarray) -> np.ndarray:
+    """16-bit or float grey (a scanner's or a microscope's export) to 8 bits over its own range:
+    PIL's own conversion clips everything above 255, so most such images would show white."""
+    v = values.astype(np.float64)
+    lo, hi = float(v.min(initial=0)), float(v.max(initial=0))
+    grey = np.zeros(v.shape, np.uint8) if hi <= lo else np.clip((v - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def label_map_from_array(arr: np.ndarray, card: ModelCard, source: str = "mask") -> np.ndarray:
@@ -54,8 +65,15 @@ def label_map_from_array(arr: np.ndarray, card: ModelCard, source: str = "mask")
     grey = arr.astype(np.uint8)
     ids = {c.id for c in card.classes} or {0, first_fg}
     values = np.unique(grey)
-    if set(values.tolist()) <= ids and values.max(initial=0) < 128:
-        return grey.copy()
+    if values.max(initial=0) < 128:
+        if set(values.tolist()) <= ids:
+            return grey.copy()
+        if len(values) > 1:  # class ids, but not all of this model's: thresholding would give an empty mask
+            unknown = sorted(set(values.tolist()) - ids)
+            y, x = np.argwhere(grey == unknown[0])[0]
+            known = ", ".join(f"{c.id} {c.name}" for c in card.classes)
+            raise MaskError(f"{source}: class id(s) {', '.join(map(str, unknown))} (e.g. at x={x}, y={y}) are not "
+                            f"classes of model {card.name!r}, which knows {known}")
     return np.where(grey >= 128, first_fg, 0).astype(np.uint8)
 
 
@@ -228,3 +246,12 @@ def ellipse_label_map(size: int, axes: tuple[float, float], angle: float = 0.0, 
 def lesion_diameter(region: np.ndarray) -> float:
     """Equivalent-circle diameter in pixels."""
     return 2.0 * math.sqrt(float(np.count_nonzero(region)) / math.pi)
+
+
+def centre_square(image: np.ndarray) -> np.ndarray:
+    """The centred square of an image: what the studio's square canvas shows of a photo, and so
+    what of a mask drawn on that photo belongs on the canvas (stretching would misalign them)."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[top : top + side, left : left + side]

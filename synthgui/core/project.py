@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,19 +74,25 @@ def load_project(path: str | Path) -> Project:
             mask_bytes = zf.read("mask.png")
     except FileNotFoundError:
         raise SynthguiError(f"project not found: {path}") from None
-    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError, json.JSONDecodeError, zlib.error) as exc:
         raise SynthguiError(f"not a readable synthgui project: {path.name} ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise SynthguiError(f"{path.name} is not a synthgui project file")
-    if int(meta.get("version", 0)) > FORMAT_VERSION:
+    try:
+        version = int(meta.get("version", 0))
+    except (TypeError, ValueError):
+        raise SynthguiError(f"{path.name}: unknown project version {meta.get('version')!r} "
+                            "(written by another synthgui?)") from None
+    if version > FORMAT_VERSION:
         raise SynthguiError(f"{path.name} was written by a newer synthgui (project version {meta['version']})")
     try:
         with Image.open(io.BytesIO(mask_bytes)) as img:
             lm = np.asarray(img.convert("L") if img.mode != "L" else img).copy()
     except (UnidentifiedImageError, OSError) as exc:
         raise SynthguiError(f"{path.name}: the mask inside is unreadable ({exc})") from None
-    if list(lm.shape) != list(meta.get("shape", lm.shape)):
-        raise SynthguiError(f"{path.name}: mask size {lm.shape} does not match the recorded {meta['shape']}")
+    shape = meta.get("shape", list(lm.shape))
+    if not isinstance(shape, list) or list(lm.shape) != shape:
+        raise SynthguiError(f"{path.name}: mask size {lm.shape} does not match the recorded {shape!r}")
 
     def pair(v: Any) -> tuple | None:
         return tuple(v) if v is not None else None

@@ -48,6 +48,9 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self._loading = 0  # model loads in flight
         self.project_path: Path | None = None
         self.underlay_path: str | None = None
+        self._missing_underlay: tuple[str, tuple[float, float] | None] | None = None  # a project's, not found
+        self._saved_settings: tuple | None = None  # the project's settings as saved or opened
+        self._load_token = 0  # the newest model load; an older one that finishes later is dropped
         self._dicom = None
         self.last_image: np.ndarray | None = None
         self.last_error: str | None = None
@@ -294,6 +297,10 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.lesion_panel.transform_requested.connect(self._transform_lesion)
         self.tone_panel.tone_changed.connect(self._tone_changed)
         self.render_panel.changed.connect(self.request_render)
+        self.render_panel.changed.connect(self._update_title)
+        self.tone_panel.tone_changed.connect(self._update_title)
+        self.window_centre.valueChanged.connect(self._update_title)
+        self.window_width.valueChanged.connect(self._update_title)
         self.render_panel.new_variation.clicked.connect(self.new_variation)
         self.brush_size.valueChanged.connect(self._brush_changed)
         self.view_mode.currentIndexChanged.connect(self._view_mode_changed)
@@ -315,8 +322,9 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         """Right-drag on a grey DICOM underlay: sideways widens the window, up/down moves the level."""
         if not self.window_width.isEnabled():
             return
-        step = max(self.window_width.value(), 1.0) / 200.0
-        self.window_width.setValue(max(1.0, self.window_width.value() + dx * step))
+        smallest = 10.0 ** -self.window_width.decimals()
+        step = max(self.window_width.value(), smallest) / 200.0
+        self.window_width.setValue(max(smallest, self.window_width.value() + dx * step))
         self.window_centre.setValue(self.window_centre.value() - dy * step)
 
     def _set_preview(self, attr: str, value: float) -> None:
@@ -569,12 +577,21 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
+    def is_modified(self) -> bool:
+        """The mask differs from its saved state, or (for a saved or opened project) a setting the
+        project keeps does: tone, condition, seed, mode, underlay and its window."""
+        if not self.doc.undo_stack.isClean():
+            return True
+        return self.project_path is not None and self._saved_settings is not None and \
+            self.settings_key() != self._saved_settings
+
     def _confirm_discard(self) -> bool:
         """Ask before unsaved work is lost; True when it is fine to go on."""
-        if self.doc.undo_stack.isClean():
+        if not self.is_modified():
             return True
+        what = "The mask has" if not self.doc.undo_stack.isClean() else "The project's settings have"
         answer = QMessageBox.question(
-            self, "Unsaved changes", "The mask has unsaved changes. Save them first?",
+            self, "Unsaved changes", f"{what} unsaved changes. Save them first?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Save:
@@ -610,5 +627,5 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         if not (isValid(self) and isValid(self.doc.undo_stack)):
             return  # during teardown
         name = self.project_path.name if self.project_path else "untitled"
-        self.setWindowModified(not self.doc.undo_stack.isClean())
+        self.setWindowModified(self.is_modified())
         self.setWindowTitle(f"{name}[*] - synthgui studio")

@@ -33,20 +33,36 @@ class StudioFiles:
         self.doc.load_clean(blank_mask(self.card, size))
         self.project_path = None
         self.clear_underlay()
+        self._mark_saved()
+
+    def settings_key(self, proj=None) -> tuple:
+        """What ``is_modified`` compares besides the mask, for the window's project or ``proj``: the
+        settings that change an image. The view (opacities, split) is kept in a project too, but
+        moving a slider to look is not an edit to be asked about."""
+        proj = proj if proj is not None else self.project(with_mask=False)
+        window = tuple(round(float(v), 8) for v in proj.underlay_window) if proj.underlay_window else None
+        tone = tuple(proj.skin_tone) if proj.skin_tone is not None else None
+        return tone, proj.condition, int(proj.seed), proj.mode, proj.underlay, window
+
+    def _mark_saved(self, proj=None) -> None:
+        self._saved_settings = self.settings_key(proj)
         self._update_title()
 
-    def project(self):
+    def project(self, with_mask: bool = True):
         from synthgui.core.project import Project
 
+        missing, missing_window = self._missing_underlay or (None, None)
         return Project(
-            label_map=self.doc.label_map.copy(),
+            label_map=self.doc.label_map.copy() if with_mask else self.doc.label_map,
             model=self.model.identity() if self.model is not None else None,
             skin_tone=tuple(self.tone_panel.tone) if self.card is None or self.card.uses_skin_tone else None,
             condition=self.render_panel.condition.currentData(),
             seed=self.render_panel.seed.value(),
             mode=self.render_panel.mode.currentData(),
-            underlay=self.underlay_path,
-            underlay_window=(self.window_centre.value(), self.window_width.value()) if self._dicom is not None else None,
+            # a project's underlay that was not found stays in the project until replaced or cleared
+            underlay=self.underlay_path or missing,
+            underlay_window=((self.window_centre.value(), self.window_width.value()) if self._dicom is not None
+                             else missing_window if self.underlay_path is None else None),
             extra={"view_mode": self.view_mode.currentData(), "overlay_opacity": self.overlay_opacity.value(),
                    "split": self.split_slider.value(), "mask_opacity": self.mask_opacity.value()},
         )
@@ -62,7 +78,7 @@ class StudioFiles:
         self.project_path = Path(path)
         self.doc.undo_stack.setClean()
         push_recent("recent/projects", str(path))
-        self._update_title()
+        self._mark_saved()
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
 
@@ -77,23 +93,54 @@ class StudioFiles:
             return False
         wanted = (proj.model or {}).get("path")
         self._pending_project = None
+        self._load_token += 1  # a model still loading for the project open before this one is not this one's
         if load_model and wanted and (self.model is None or str(self.model.entry.weights) != wanted):
             if Path(wanted).is_file():
                 self._pending_project = proj  # its parameters win over the new card's defaults
                 self.load_model_path(wanted)
             else:
-                self.statusBar().showMessage(f"The project's model {wanted} is not here; rendering with the current one", 10000)
+                now = f"with the current model ({self.model.name})" if self.model is not None else "once you load a model"
+                self.show_error("Project's model not found", f"The project was made with {Path(wanted).name}, which is "
+                                f"not at {wanted} any more. The mask and settings are opened; it renders {now}.")
+        elif load_model:
+            self.check_project_model(proj)
         self.doc.load_clean(proj.label_map)
         self._apply_parameters(proj)
         self.clear_underlay()
         if proj.underlay:
-            self.open_underlay(proj.underlay, proj.underlay_window)
+            self._open_project_underlay(proj, Path(path))
         self.project_path = Path(path)
         self.loaded_project = proj
         push_recent("recent/projects", str(path))
-        self._update_title()
+        self._mark_saved(proj)
         self.request_render()
         return True
+
+    def check_project_model(self, proj) -> None:
+        """Say so when the model file the project names has other weights than when it was saved
+        (retrained or replaced in place): its renders will not be the project's."""
+        saved = (proj.model or {}).get("sha256")
+        if not saved or self.model is None or str(self.model.entry.weights) != (proj.model or {}).get("path"):
+            return
+        if self.model.sha256 != saved:
+            self.show_error("Model changed since the project was saved",
+                            f"{self.model.entry.weights} has other weights than when this project was saved (SHA-256 "
+                            f"{saved[:12]}... then, {self.model.sha256[:12]}... now): its renders will differ from "
+                            "the ones made then.")
+
+    def _open_project_underlay(self, proj, project_path: Path) -> None:
+        """The underlay where the project says, else beside the project (a folder moved with its
+        files); not found, it is kept in the project, so a save does not drop it."""
+        candidates = [Path(proj.underlay), project_path.parent / Path(proj.underlay).name]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            self._missing_underlay = (proj.underlay, proj.underlay_window)
+            self.show_error("Underlay not found", f"The project's underlay {proj.underlay} is not there (nor beside "
+                            "the project). The project keeps its reference; File > Open underlay replaces it.")
+            return
+        keep = self.mask_opacity.value()
+        self.open_underlay(str(found), proj.underlay_window)
+        self.mask_opacity.setValue(keep)  # the project's own opacity, not the first-underlay default
 
     def _apply_parameters(self, proj) -> None:
         if proj.skin_tone is not None:
@@ -111,7 +158,7 @@ class StudioFiles:
             self.set_background(self.tone_panel.tone)
 
     def import_mask(self, path: str | Path) -> bool:
-        from synthgui.core.masks import load_mask, resize_label_map
+        from synthgui.core.masks import centre_square, load_mask, resize_label_map
 
         card = self.card or generic_card("no model")
         try:
@@ -119,12 +166,17 @@ class StudioFiles:
         except SynthguiError as exc:
             self.show_error("Mask not imported", str(exc))
             return False
+        h, w = lm.shape
+        if h != w:  # as the underlay shows a photo: its centred square, so a mask lines up with its photo
+            lm = centre_square(lm)
+            self.statusBar().showMessage(f"The mask is {w} x {h}: its centred {lm.shape[0]} x {lm.shape[0]} square was "
+                                         "imported, as an underlay of that size is shown", 10000)
         size = self.doc.label_map.shape[::-1]
         self.doc.replace(resize_label_map(lm, size), "Import mask")
         return True
 
     def open_underlay(self, path: str, window: tuple[float, float] | None = None) -> bool:
-        from synthgui.core.dicom import is_dicom, read_dicom
+        from synthgui.core.dicom import is_dicom, read_dicom, window_decimals
         from synthgui.core.masks import read_image_rgb
 
         try:
@@ -132,8 +184,11 @@ class StudioFiles:
                 self._dicom = read_dicom(path)
                 grey = self._dicom.is_grey
                 c, w = window or self._dicom.window or _auto_window(self._dicom.pixels)
+                decimals = window_decimals(self._dicom.pixels) if grey else 1
                 for s, v in ((self.window_centre, c), (self.window_width, w)):
                     s.blockSignals(True)
+                    s.setDecimals(decimals)
+                    s.setSingleStep(10.0 ** (1 - decimals))
                     s.setValue(v)
                     s.setEnabled(grey)
                     s.blockSignals(False)
@@ -148,20 +203,21 @@ class StudioFiles:
             return False
         self._show_underlay(rgb)
         self.underlay_path = str(path)
+        self._missing_underlay = None
         if self.mask_opacity.value() == 100:
             self.mask_opacity.setValue(60)
+        self._update_title()
         return True
 
     def _show_underlay(self, pixels: np.ndarray) -> None:
         """Show the centred square of the image: the mask is square, and a stretched photo would
         distort the lesion being traced."""
+        from synthgui.core.masks import centre_square
+
         if pixels.ndim == 2:
             pixels = np.repeat(pixels[..., None], 3, axis=2)
-        h, w = pixels.shape[:2]
-        side = min(h, w)
-        top, left = (h - side) // 2, (w - side) // 2
-        pixels = pixels[top : top + side, left : left + side]
-        self.canvas.underlay = qimage_rgb(pixels[..., :3])
+        pixels = centre_square(pixels)
+        self.canvas.underlay = qimage_rgb(np.ascontiguousarray(pixels[..., :3]))
         self.canvas.update()
 
     def _window_changed(self) -> None:
@@ -172,6 +228,7 @@ class StudioFiles:
         self.canvas.underlay = None
         self._dicom = None
         self.underlay_path = None
+        self._missing_underlay = None
         self.window_centre.setEnabled(False)
         self.window_width.setEnabled(False)
         self.canvas.update()
@@ -185,9 +242,15 @@ class StudioFiles:
             if kind in ("image", "both"):
                 if self.last_image is None:
                     raise SynthguiError("there is no rendered image yet (load a model first)")
+                if self._dirty_since is not None or not self.bridge.idle_for_gui():
+                    raise SynthguiError("the preview is still rendering the latest edit; export again in a moment, "
+                                        "so the image shows the mask as it is now")
                 save_image(path, self.last_image, note=synthetic_note(self.model.name, self.model.card.version))
             if kind == "mask":
-                save_mask(path.with_suffix(".png"), self.doc.label_map, self.card or generic_card("mask"))
+                if path.suffix.lower() != ".png":  # written exactly where asked: never beside it, never over another file
+                    raise SynthguiError(f"masks are saved as PNG (class ids in a paletted image): give a name ending "
+                                        f"in .png, not {path.name}")
+                save_mask(path, self.doc.label_map, self.card or generic_card("mask"))
             if kind == "both":
                 save_mask(path.with_name(path.stem + "_mask.png"), self.doc.label_map, self.card or generic_card("mask"))
         except SynthguiError as exc:
@@ -213,7 +276,7 @@ class StudioFiles:
         path, _ = QFileDialog.getSaveFileName(self, "Save project", str(suggested), PROJECT_FILTER)
         if not path:
             return False
-        if not path.endswith(".synthgui"):
+        if not path.lower().endswith(".synthgui"):
             path += ".synthgui"
         return self.save_project(path)
 
@@ -245,7 +308,10 @@ class StudioFiles:
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for p in recent("recent/projects"):
-            self.recent_menu.addAction(p, lambda p=p: self._confirm_discard() and self.open_project(p))
+            action = self.recent_menu.addAction(p, lambda p=p: self._confirm_discard() and self.open_project(p))
+            if not Path(p).is_file():  # moved or deleted since: shown, so the user knows where it was, but not offered
+                action.setEnabled(False)
+                action.setToolTip("The file is not there any more")
         self.recent_menu.setEnabled(True)
 
     def _open_export_set(self) -> None:
@@ -316,4 +382,4 @@ class StudioFiles:
 
 def _auto_window(pixels: np.ndarray) -> tuple[float, float]:
     lo, hi = float(np.percentile(pixels, 0.5)), float(np.percentile(pixels, 99.5))
-    return (lo + hi) / 2.0, max(hi - lo, 1.0)
+    return (lo + hi) / 2.0, (hi - lo) if hi > lo else 1.0

@@ -41,6 +41,8 @@ class StudioModels:
         device = device or chosen_device()
         self.statusBar().showMessage(f"Loading model {Path(path).name}...")
         loader = ModelLoader(str(path), device)
+        self._load_token += 1
+        loader.signals.token = self._load_token
         loader.signals.loaded.connect(self._model_loaded, Qt.ConnectionType.QueuedConnection)
         loader.signals.failed.connect(self._model_load_failed, Qt.ConnectionType.QueuedConnection)
         self._loader = loader  # kept: the pool thread may still be returning from run() when its signal lands
@@ -51,8 +53,16 @@ class StudioModels:
     def model_loading(self) -> bool:
         return self._loading > 0
 
+    def _superseded(self) -> bool:
+        """The answer of a load that a newer load (or a project opened since) has replaced."""
+        token = getattr(self.sender(), "token", None)
+        return token is not None and token != self._load_token
+
     def _model_loaded(self, model, engine) -> None:
         self._loading -= 1
+        if self._superseded():
+            self._fill_model_combo()
+            return
         old = self.bridge
         if old is not None:
             old.rendered.disconnect(self._rendered)
@@ -66,6 +76,7 @@ class StudioModels:
         pending, self._pending_project = getattr(self, "_pending_project", None), None
         if pending is not None:
             self._apply_parameters(pending)
+            self.check_project_model(pending)
         self.card_panel.show_card(model.card, model.identity(), model.warnings)
         device = str(engine.device) + (" fp16" if getattr(engine, "half", False) else "")
         self.device_label.setText(f"device: {device}")
@@ -83,6 +94,9 @@ class StudioModels:
 
     def _model_load_failed(self, path: str, message: str) -> None:
         self._loading -= 1
+        if self._superseded():
+            return
+        self._pending_project = None  # its settings must not land on whatever model loads next
         name = Path(path).name
         self.show_error("Model could not be loaded", message if message.startswith(name) else f"{name}: {message}")
         self.model_failed.emit(message)
