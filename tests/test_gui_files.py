@@ -18,27 +18,9 @@ from PIL import Image  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
 from tests.studio_fixtures import wait_rendered  # noqa: E402
-from tests.test_gui_studio import stroke  # noqa: E402
+from tests.test_gui_studio import stroke, write_grey_dicom  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("temp_settings")
-
-
-def write_grey_dicom(path: Path) -> Path:
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.Rows, ds.Columns = 32, 48
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.WindowCenter, ds.WindowWidth = 500, 1000
-    ds.PixelData = (np.arange(32 * 48, dtype=np.uint16)).tobytes()
-    ds.save_as(str(path), enforce_file_format=True)
-    return path
 
 
 def qimg_arr(q):
