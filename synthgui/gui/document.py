@@ -143,8 +143,7 @@ class MaskDocument(QObject):
     # --- display colours ------------------------------------------------------------------------
 
     def set_card(self, card: ModelCard | None) -> None:
-        self.end_stroke()  # a model that finishes loading in mid-drag: the drag ends as a step
-        self.end_transform()
+        self.end_drag_steps()  # a model that finishes loading in mid-drag: the drag ends as a step
         lut = np.zeros((256, 4), np.uint8)
         lut[1:] = (255, 255, 255, MASK_ALPHA)
         if card is not None:
@@ -176,8 +175,7 @@ class MaskDocument(QObject):
             self.selection_changed.emit()
 
     def replace(self, array: np.ndarray, text: str) -> None:
-        self.end_stroke()  # a stroke or Move drag under way (Ctrl+R with the pen down) is a step of the old map
-        self.end_transform()
+        self.end_drag_steps()  # a stroke or Move drag under way (Ctrl+R with the pen down) is a step of the old map
         self.undo_stack.push(ReplaceCommand(self, np.ascontiguousarray(array, np.uint8), text))
 
     def load_clean(self, array: np.ndarray) -> None:
@@ -212,6 +210,11 @@ class MaskDocument(QObject):
         atom = painting.atom_between(before, self.label_map, box)
         if atom is not None:
             self.undo_stack.push(AtomCommand(self, atom, self._stroke_text, selection_before=self.selection_seed()))
+
+    def end_drag_steps(self) -> None:
+        """End a stroke or a Move drag under way as its step, before the map or palette changes."""
+        self.end_stroke()
+        self.end_transform()
 
     @property
     def in_stroke(self) -> bool:
