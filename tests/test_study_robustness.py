@@ -282,3 +282,17 @@ def test_the_wizard_builds_from_home_relative_folders(qtbot, isolated_home):
     wiz.wait_for_build()
     assert wiz.build_page.result is not None, wiz.build_page.log.toPlainText()
     assert (isolated_home / "study" / "study.json").is_file() and not (Path.cwd() / "~").exists()
+
+
+def test_practice_feedback_for_an_image_that_could_not_be_shown(qtbot, tmp_path):
+    study_dir, _ = make_study(tmp_path, practice=2, per_class=1)
+    w = open_viewer(study_dir, "r1", fullscreen=False)
+    qtbot.addWidget(w)
+    first = w.log.order[0]
+    assert first[0] == "practice"
+    (study_dir / "images" / f"{first[1]}.png").write_bytes(b"not a png")
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.state == "case", timeout=3000)
+    qtbot.keyClick(w, Qt.Key.Key_Return)
+    assert w.state == "feedback" and "could not be shown" in w.prompt.text()
+    w.request_quit(ask=False)

@@ -274,7 +274,8 @@ class RatingWindow(QWidget):
         self.view.set_image(None)
         truth = self.study.case(case_id).truth
         if phase == "practice" and self.opts.practice_feedback and truth:
-            verdict = "Time is up." if timed_out else ("Correct." if j.call == truth else "Not quite.")
+            verdict = ("Time is up." if timed_out else "The image could not be shown." if self.unreadable
+                       else "Correct." if j.call == truth else "Not quite.")
             self.prompt.setText(f"<h3>{verdict} This image is <b>{truth}</b>.</h3>Press Space to continue.")
             self.state = "feedback"
             QTimer.singleShot(FEEDBACK_AUTO_MS, self, lambda pos=self.position: self._auto_continue(pos))
