@@ -290,3 +290,37 @@ def test_dicom_with_a_sub_unit_value_range_can_be_windowed(window, tmp_path):
     assert window.open_underlay(str(path))
     row = qimg_arr(window.canvas.underlay)[0, :, 0].astype(int)
     assert row.max() - row.min() > 200, row  # 115..138 and width can't go below 1.0 (1 decimal)
+
+
+
+def test_a_freshly_opened_project_is_not_modified_when_its_mask_size_differs(qtbot, tmp_path, tiny_model):
+    from synthgui.core.models import load_model
+    from synthgui.core.project import Project, save_project
+    from synthgui.gui.studio import StudioWindow
+
+    lm = np.zeros((128, 128), np.uint8)
+    lm[30:60, 30:60] = 1
+    p = tmp_path / "s.synthgui"
+    save_project(p, Project(lm, model=load_model(tiny_model).identity()))
+    w = StudioWindow()
+    w._confirm_discard = lambda: True  # no modal prompt at teardown
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.model_ready, timeout=60000):
+        assert w.open_project(p)
+    modified = w.isWindowModified()
+    w.shutdown()
+    assert not modified  # "Fit mask to model" step: prompt on close right after opening
+
+
+def test_a_project_with_another_mask_size_fits_the_loaded_model_and_stays_clean(loaded, tmp_path):
+    from synthgui.core.project import Project, save_project
+
+    w = loaded
+    lm = np.zeros((128, 128), np.uint8)
+    lm[30:60, 30:60] = 1
+    p = tmp_path / "s.synthgui"
+    save_project(p, Project(lm, model=w.model.identity()))
+    assert w.open_project(p)
+    assert w.doc.label_map.shape == (256, 256) and w.doc.label_map[90, 90] == 1
+    assert not w.isWindowModified()
+

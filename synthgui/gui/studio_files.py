@@ -35,17 +35,17 @@ class StudioFiles:
         self.clear_underlay()
         self._mark_saved()
 
-    def settings_key(self, proj=None) -> tuple:
-        """What ``is_modified`` compares besides the mask, for the window's project or ``proj``: the
-        settings that change an image. The view (opacities, split) is kept in a project too, but
-        moving a slider to look is not an edit to be asked about."""
-        proj = proj if proj is not None else self.project(with_mask=False)
+    def settings_key(self) -> tuple:
+        """What ``is_modified`` compares besides the mask: the settings that change an image. The
+        view (opacities, split) is kept in a project too, but moving a slider to look is not an
+        edit to be asked about."""
+        proj = self.project(with_mask=False)
         window = tuple(round(float(v), 8) for v in proj.underlay_window) if proj.underlay_window else None
         tone = tuple(proj.skin_tone) if proj.skin_tone is not None else None
         return tone, proj.condition, int(proj.seed), proj.mode, proj.underlay, window
 
-    def _mark_saved(self, proj=None) -> None:
-        self._saved_settings = self.settings_key(proj)
+    def _mark_saved(self) -> None:
+        self._saved_settings = self.settings_key()
         self._update_title()
 
     def project(self, with_mask: bool = True):
@@ -104,7 +104,12 @@ class StudioFiles:
                                 f"not at {wanted} any more. The mask and settings are opened; it renders {now}.")
         elif load_model:
             self.check_project_model(proj)
-        self.doc.load_clean(proj.label_map)
+        label_map = proj.label_map
+        if self._pending_project is None and self.card is not None:  # the model stays: fit the mask to it now
+            from .studio_models import fitted_to_card
+
+            label_map = fitted_to_card(label_map, self.card, self.card.resolution)
+        self.doc.load_clean(label_map)
         self._apply_parameters(proj)
         self.clear_underlay()
         if proj.underlay:
@@ -112,7 +117,7 @@ class StudioFiles:
         self.project_path = Path(path)
         self.loaded_project = proj
         push_recent("recent/projects", str(path))
-        self._mark_saved(proj)
+        self._mark_saved()  # as shown: a setting the file lacks has taken the model's default
         self.request_render()
         return True
 

@@ -77,6 +77,7 @@ class StudioModels:
         if pending is not None:
             self._apply_parameters(pending)
             self.check_project_model(pending)
+            self._mark_saved()  # the project as its own model shows it
         self.card_panel.show_card(model.card, model.identity(), model.warnings)
         device = str(engine.device) + (" fp16" if getattr(engine, "half", False) else "")
         self.device_label.setText(f"device: {device}")
@@ -107,15 +108,7 @@ class StudioModels:
         previous, self.card = getattr(self, "card", None), card
         display = card if card is not None else generic_card("no model")
         size = display.resolution if card is not None else 256
-        lm = self.doc.label_map
-        if lm.shape != (size, size):
-            from synthgui.core.masks import resize_label_map
-
-            lm = resize_label_map(lm, size)
-        known = {c.id for c in display.classes}
-        fg = display.foreground_classes[0].id if display.foreground_classes else 1
-        if not set(np.unique(lm).tolist()) <= known:
-            lm = np.where(np.isin(lm, list(known)), lm, fg).astype(np.uint8)
+        lm = fitted_to_card(self.doc.label_map, display, size)
         self.doc.set_card(display)
         other_domain = (previous is not None and card is not None and previous.domain != card.domain
                         and getattr(self, "_pending_project", None) is None)  # an opened project brings its own mask
@@ -133,7 +126,10 @@ class StudioModels:
             self._domain_note = (f"{card.name} works on {card.domain} masks, so a new one was started; "
                                  f"Edit > Undo brings back the {previous.domain} drawing.")
         elif lm is not self.doc.label_map:
-            self.doc.replace(lm, "Fit mask to model")
+            if self.doc.undo_stack.count() == 0:
+                self.doc.load_clean(lm)  # a document just opened: fitting it is not an edit of the user's
+            else:
+                self.doc.replace(lm, "Fit mask to model")
         self.palette_panel.set_card(display)
         self.canvas.label = default_label(display)
         self.palette_panel.select(self.canvas.label)
@@ -219,6 +215,20 @@ def _list_model_entries() -> list[tuple[str, str, str]]:
     from .model_index import list_choices
 
     return [(c.name, c.weights, c.source) for c in list_choices()]
+
+
+def fitted_to_card(lm: np.ndarray, card: ModelCard, size: int) -> np.ndarray:
+    """The mask at the model's resolution with only the model's classes (an unknown class becomes
+    the first foreground class); the same array when it already fits."""
+    if lm.shape != (size, size):
+        from synthgui.core.masks import resize_label_map
+
+        lm = resize_label_map(lm, size)
+    known = {c.id for c in card.classes}
+    fg = card.foreground_classes[0].id if card.foreground_classes else 1
+    if not set(np.unique(lm).tolist()) <= known:
+        lm = np.where(np.isin(lm, list(known)), lm, fg).astype(np.uint8)
+    return lm
 
 
 def blank_mask(card: ModelCard | None, size: int) -> np.ndarray:
