@@ -324,3 +324,83 @@ def test_a_project_with_another_mask_size_fits_the_loaded_model_and_stays_clean(
     assert w.doc.label_map.shape == (256, 256) and w.doc.label_map[90, 90] == 1
     assert not w.isWindowModified()
 
+
+
+def lesion():
+    lm = np.zeros((256, 256), np.uint8)
+    lm[50:90, 50:90] = 1
+    return lm
+
+def test_a_project_without_a_model_keeps_a_model_load_under_way(window, qtbot, tmp_path, tiny_model):
+    from synthgui.core.project import Project, save_project
+    p = tmp_path / "nomodel.synthgui"
+    save_project(p, Project(lesion(), model=None, seed=5))
+    window.load_model_path(str(tiny_model))        # startup / user load in flight
+    assert window.open_project(p)                  # e.g. from File > Open recent
+    qtbot.waitUntil(lambda: not window.model_loading, timeout=60000)
+    qtbot.wait(200)
+    assert window.model is not None, "the in-flight model load was silently dropped"
+
+def test_a_device_switch_keeps_the_settings(loaded, qtbot, tmp_path):
+    w = loaded
+    stroke(w.canvas, [(40, 40), (100, 120)])
+    w.tone_panel.set_tone((60, 40, 30))
+    w.render_panel.seed.setValue(77)
+    assert w.save_project(tmp_path / "a.synthgui")
+    assert not w.isWindowModified()
+    with qtbot.waitSignal(w.model_ready, timeout=60000):
+        w.set_device("cpu")
+    assert not w.isWindowModified(), "device switch reads as an unsaved settings change"
+    assert w.tone_panel.tone == (60, 40, 30) and w.render_panel.seed.value() == 77
+
+def test_a_model_picked_right_after_opening_a_project_gets_none_of_its_settings(loaded, qtbot, tmp_path, tiny_model):
+    from synthgui.core.project import Project, save_project
+    w = loaded
+    other = other_model(tmp_path / "m")
+    p = tmp_path / "p.synthgui"
+    save_project(p, Project(lesion(), model={"name": "other-skin", "version": "1", "sha256": "", "path": str(other)}, seed=4242))
+    assert w.open_project(p)             # pending: P, loading other
+    w.render_panel.seed.setValue(9)      # user edit
+    w.load_model_path(str(tiny_model))   # user picks a model from the Model menu at once
+    qtbot.waitUntil(lambda: not w.model_loading, timeout=60000)
+    qtbot.wait(200)
+    assert w.render_panel.seed.value() == 9, "P's parameters were re-applied to the user's model"
+
+def test_an_unreadable_underlay_stays_in_the_project(loaded, tmp_path):
+    from synthgui.core.project import Project, load_project, save_project
+    w = loaded
+    bad = tmp_path / "scan.dcm"
+    bad.write_bytes(b"\0" * 128 + b"DICM" + b"junk")
+    p = tmp_path / "u.synthgui"
+    save_project(p, Project(lesion(), model=w.model.identity(), underlay=str(bad), underlay_window=(40.0, 400.0)))
+    assert w.open_project(p)
+    stroke(w.canvas, [(40, 40), (100, 120)])
+    assert w.save_project(p)
+    assert load_project(p).underlay == str(bad), "underlay reference dropped"
+
+def test_no_image_is_exported_after_the_lesion_is_erased(loaded, qtbot, tmp_path):
+    w = loaded
+    stroke(w.canvas, [(40, 40), (100, 120)])
+    wait_rendered(w, qtbot)
+    w.doc.undo_stack.undo()                      # lesion gone: the preview shows a hint, not an image
+    qtbot.waitUntil(lambda: w._dirty_since is None and w.bridge.idle_for_gui(), timeout=30000)
+    assert not w.doc.label_map.any()
+    assert not w.export("image", tmp_path / "x.png"), "exported a render of a lesion that is no longer in the mask"
+
+def test_a_mask_exported_without_a_suffix_gets_png(loaded, tmp_path):
+    assert loaded.export("mask", tmp_path / "mymask"), loaded.last_error
+
+
+def test_a_16_bit_label_mask_keeps_its_class_ids(tmp_path):
+    from synthgui.core.card import LabelClass
+    from synthgui.core.masks import load_mask
+    from tests.helpers import skin_card
+
+    card = skin_card()
+    card.classes = [*card.classes, LabelClass(2, "scale", (0, 0, 255))]
+    lm = np.zeros((64, 64), np.uint16)
+    lm[10:20, 10:20] = 1
+    lm[30:40, 30:40] = 2
+    Image.fromarray(lm).save(tmp_path / "lab16.png")
+    out = load_mask(tmp_path / "lab16.png", card)
+    assert out[15, 15] == 1 and out[35, 35] == 2 and out[0, 0] == 0

@@ -17,15 +17,17 @@ from .card import ModelCard
 from .errors import MaskError
 
 
-def read_image_rgb(path: str | Path) -> np.ndarray:
-    """Any image file as an RGB uint8 array, EXIF orientation applied; a clear error otherwise."""
+def read_image_rgb(path: str | Path, stretch_wide: bool = False) -> np.ndarray:
+    """Any image file as an RGB uint8 array, EXIF orientation applied; a clear error otherwise.
+    ``stretch_wide`` (for display) maps a 16-bit or float grey image's own range to 0..255; without
+    it the values are kept (a 16-bit label mask keeps its class ids)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     try:
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)
-            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            if stretch_wide and img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 return _wide_grey_to_rgb(np.asarray(img))
             return np.asarray(img.convert("RGB"))
     except FileNotFoundError:

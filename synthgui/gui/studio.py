@@ -51,6 +51,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self._missing_underlay: tuple[str, tuple[float, float] | None] | None = None  # a project's, not found
         self._saved_settings: tuple | None = None  # the project's settings as saved or opened
         self._load_token = 0  # the newest model load; an older one that finishes later is dropped
+        self._project_load_token = -1  # the newest load started by opening a project
         self._dicom = None
         self.last_image: np.ndarray | None = None
         self.last_error: str | None = None

@@ -92,20 +92,21 @@ class StudioFiles:
             self.show_error("Project not opened", str(exc))
             return False
         wanted = (proj.model or {}).get("path")
-        self._pending_project = None
-        self._load_token += 1  # a model still loading for the project open before this one is not this one's
+        own_load = False
         if load_model and wanted and (self.model is None or str(self.model.entry.weights) != wanted):
             if Path(wanted).is_file():
-                self._pending_project = proj  # its parameters win over the new card's defaults
-                self.load_model_path(wanted)
+                self.load_model_path(wanted, project=proj)  # its parameters win over the new card's defaults
+                own_load = True
             else:
                 now = f"with the current model ({self.model.name})" if self.model is not None else "once you load a model"
                 self.show_error("Project's model not found", f"The project was made with {Path(wanted).name}, which is "
                                 f"not at {wanted} any more. The mask and settings are opened; it renders {now}.")
         elif load_model:
             self.check_project_model(proj)
+        if not own_load and self._project_load_token == self._load_token:
+            self._load_token += 1  # a model still loading for the project opened before this one is not this one's
         label_map = proj.label_map
-        if self._pending_project is None and self.card is not None:  # the model stays: fit the mask to it now
+        if not own_load and self.card is not None:  # the model stays: fit the mask to it now
             from .studio_models import fitted_to_card
 
             label_map = fitted_to_card(label_map, self.card, self.card.resolution)
@@ -144,7 +145,8 @@ class StudioFiles:
                             "the project). The project keeps its reference; File > Open underlay replaces it.")
             return
         keep = self.mask_opacity.value()
-        self.open_underlay(str(found), proj.underlay_window)
+        if not self.open_underlay(str(found), proj.underlay_window):  # there but unreadable: said, and kept
+            self._missing_underlay = (proj.underlay, proj.underlay_window)
         self.mask_opacity.setValue(keep)  # the project's own opacity, not the first-underlay default
 
     def _apply_parameters(self, proj) -> None:
@@ -199,7 +201,7 @@ class StudioFiles:
                     s.blockSignals(False)
                 rgb = self._dicom.to_uint8(c, w) if grey else self._dicom.to_uint8()
             else:
-                rgb = read_image_rgb(path)
+                rgb = read_image_rgb(path, stretch_wide=True)
                 self._dicom = None
                 self.window_centre.setEnabled(False)
                 self.window_width.setEnabled(False)
@@ -247,11 +249,16 @@ class StudioFiles:
             if kind in ("image", "both"):
                 if self.last_image is None:
                     raise SynthguiError("there is no rendered image yet (load a model first)")
-                if self._dirty_since is not None or not self.bridge.idle_for_gui():
-                    raise SynthguiError("the preview is still rendering the latest edit; export again in a moment, "
+                if self.preview.image is None:  # the lesion was erased, or the last render failed
+                    raise SynthguiError("the preview shows no image of the mask as it is now")
+                if (self._dirty_since is not None or not self.bridge.idle_for_gui()
+                        or self.preview.image_id != self.bridge.latest_id):
+                    raise SynthguiError("the preview does not show the latest edit yet; export again in a moment, "
                                         "so the image shows the mask as it is now")
                 save_image(path, self.last_image, note=synthetic_note(self.model.name, self.model.card.version))
             if kind == "mask":
+                if not path.suffix:
+                    path = path.with_name(path.name + ".png")
                 if path.suffix.lower() != ".png":  # written exactly where asked: never beside it, never over another file
                     raise SynthguiError(f"masks are saved as PNG (class ids in a paletted image): give a name ending "
                                         f"in .png, not {path.name}")

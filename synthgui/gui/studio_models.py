@@ -35,14 +35,19 @@ class StudioModels:
 
     # --- models ---------------------------------------------------------------------------------
 
-    def load_model_path(self, path: str, device: str | None = None) -> None:
+    def load_model_path(self, path: str, device: str | None = None, project=None) -> None:
         """Load a model on a worker; the window stays usable and keeps the current model meanwhile.
-        ``device`` None means the user's choice in Model > Device."""
+        ``device`` None means the user's choice in Model > Device. ``project``: the project being
+        opened with this model, whose settings are applied once it is loaded (and only then: a
+        newer load replaces this one, project and all)."""
         device = device or chosen_device()
         self.statusBar().showMessage(f"Loading model {Path(path).name}...")
         loader = ModelLoader(str(path), device)
         self._load_token += 1
         loader.signals.token = self._load_token
+        loader.signals.project = project
+        if project is not None:
+            self._project_load_token = self._load_token
         loader.signals.loaded.connect(self._model_loaded, Qt.ConnectionType.QueuedConnection)
         loader.signals.failed.connect(self._model_load_failed, Qt.ConnectionType.QueuedConnection)
         self._loader = loader  # kept: the pool thread may still be returning from run() when its signal lands
@@ -68,16 +73,20 @@ class StudioModels:
             old.rendered.disconnect(self._rendered)
             old.failed.disconnect(self._render_failed)
             old.stop(0.0)  # its current render finishes on its own and is dropped
+        pending = getattr(self.sender(), "project", None)
+        same = pending is None and self.model is not None and self.model.entry.weights == model.entry.weights
+        keep = self.project(with_mask=False) if same else None  # another device: the same settings
         self.model = model
         self.bridge = RenderBridge(engine, self)
         self.bridge.rendered.connect(self._rendered)
         self.bridge.failed.connect(self._render_failed)
-        self._apply_card(model.card)
-        pending, self._pending_project = getattr(self, "_pending_project", None), None
+        self._apply_card(model.card, opened_project=pending is not None)
         if pending is not None:
             self._apply_parameters(pending)
             self.check_project_model(pending)
             self._mark_saved()  # the project as its own model shows it
+        elif keep is not None:
+            self._apply_parameters(keep)
         self.card_panel.show_card(model.card, model.identity(), model.warnings)
         device = str(engine.device) + (" fp16" if getattr(engine, "half", False) else "")
         self.device_label.setText(f"device: {device}")
@@ -91,27 +100,28 @@ class StudioModels:
         self.preview.placeholder = "Rendering..."
         self._dirty_since = time.perf_counter()
         self.request_render()
+        self._update_title()
         self.model_ready.emit()
 
     def _model_load_failed(self, path: str, message: str) -> None:
         self._loading -= 1
         if self._superseded():
             return
-        self._pending_project = None  # its settings must not land on whatever model loads next
         name = Path(path).name
         self.show_error("Model could not be loaded", message if message.startswith(name) else f"{name}: {message}")
         self.model_failed.emit(message)
         self._fill_model_combo()
 
-    def _apply_card(self, card: ModelCard | None) -> None:
-        """Palette, canvas size, tools and panels follow the model's domain and classes."""
+    def _apply_card(self, card: ModelCard | None, opened_project: bool = False) -> None:
+        """Palette, canvas size, tools and panels follow the model's domain and classes.
+        ``opened_project``: the model of a project just opened, which brings its own mask."""
         previous, self.card = getattr(self, "card", None), card
         display = card if card is not None else generic_card("no model")
         size = display.resolution if card is not None else 256
         lm = fitted_to_card(self.doc.label_map, display, size)
         self.doc.set_card(display)
         other_domain = (previous is not None and card is not None and previous.domain != card.domain
-                        and getattr(self, "_pending_project", None) is None)  # an opened project brings its own mask
+                        and not opened_project)
         if not lm.any():
             blank = blank_mask(card, size)
             if self.doc.undo_stack.count() == 0:
