@@ -50,3 +50,21 @@ def write_model(folder: Path, spec: GeneratorSpec = GeneratorSpec(ngf=4), card: 
         card.weights = path.name
         card.save(path.with_suffix(".json"))
     return path
+
+
+def write_image_folders(root: Path, n: int, names: tuple[str, ...] = ("real", "syn"), size: int = 24) -> dict[str, list[Path]]:
+    """``root/<name>/<i>.png``: ``n`` random RGB images per folder from one seeded generator, the
+    real and synthetic folders a study is built from."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths: dict[str, list[Path]] = {}
+    for name in names:
+        (root / name).mkdir(parents=True)
+        paths[name] = []
+        for i in range(n):
+            p = root / name / f"{i}.png"
+            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(p)
+            paths[name].append(p)
+    return paths

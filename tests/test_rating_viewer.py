@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
@@ -16,18 +14,11 @@ from synthgui.core.study.design import StudyOptions, load_study  # noqa: E402
 from synthgui.core.study.key import load_key  # noqa: E402
 from synthgui.core.study.session_log import SessionLog  # noqa: E402
 from synthgui.gui.rating.launch import open_viewer  # noqa: E402
+from tests.helpers import write_image_folders  # noqa: E402
 
 
 def make_study(tmp_path: Path, practice: int = 2, per_class: int = 3, **options) -> tuple[Path, dict[str, str]]:
-    rng = np.random.default_rng(0)
-    paths = {}
-    for cls in ("real", "syn"):
-        (tmp_path / cls).mkdir(parents=True)
-        paths[cls] = []
-        for i in range(per_class + practice):
-            p = tmp_path / cls / f"{i}.png"
-            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(p)
-            paths[cls].append(p)
+    paths = write_image_folders(tmp_path, per_class + practice)
     opts = StudyOptions(size=32, blank_ms=0, **options)
     result = build_study(BuildRequest(paths["real"], paths["syn"], tmp_path / "study", per_class=per_class,
                                       practice=practice, options=opts))

@@ -12,12 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
 
-from PIL import Image  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
@@ -27,6 +25,7 @@ from synthgui.core.study.analysis import analyse  # noqa: E402
 from synthgui.core.study.design import load_study  # noqa: E402
 from synthgui.core.study.session_log import Judgment, SessionLog  # noqa: E402
 from synthgui.gui.rating.launch import open_viewer  # noqa: E402
+from tests.helpers import write_image_folders  # noqa: E402
 from tests.test_rating_viewer import answer, make_study, wait_case  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -262,11 +261,7 @@ def test_a_refused_session_releases_its_lock(tmp_path):
 def test_the_wizard_builds_from_home_relative_folders(qtbot, isolated_home):
     from synthgui.gui.study_wizard import StudyWizard
 
-    rng = np.random.default_rng(0)
-    for cls in ("real", "syn"):
-        (isolated_home / cls).mkdir()
-        for i in range(3):
-            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(isolated_home / cls / f"{i}.png")
+    write_image_folders(isolated_home, 3)
     wiz = StudyWizard(None)
     qtbot.addWidget(wiz)
     wiz.show()

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from PIL import Image
 
 pytest.importorskip("pytestqt")
 from PySide6.QtWidgets import QWizard  # noqa: E402
 
 from synthgui.core.study.design import load_study  # noqa: E402
 from synthgui.gui.study_wizard import StudyWizard  # noqa: E402
+from tests.helpers import write_image_folders  # noqa: E402
 
 
 def test_wizard_builds_a_study_off_the_ui_thread(qtbot, tmp_path):
-    rng = np.random.default_rng(0)
-    for cls in ("real", "syn"):
-        (tmp_path / cls).mkdir()
-        for i in range(5):
-            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    write_image_folders(tmp_path, 5)
     wiz = StudyWizard(None)
     qtbot.addWidget(wiz)
     wiz.show()
