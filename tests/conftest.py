@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,31 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside the checkout")
     return SHARED_DATA
+
+
+_APP = None  # held for the whole session, as pytest-qt does, so the QApplication is never destroyed
+
+
+@pytest.fixture(scope="session")
+def qapp(qapp_args):
+    """pytest-qt's application, with the app's own rule that cyclic garbage is collected on the GUI
+    thread only: a worker thread that frees a widget left over from an earlier test crashes the run."""
+    global _APP
+    from PySide6.QtWidgets import QApplication
+
+    from synthgui.gui import main_thread_gc
+
+    _APP = QApplication.instance() or QApplication(qapp_args)
+    main_thread_gc.install(_APP)
+    return _APP
+
+
+@pytest.fixture(autouse=True)
+def collect_on_the_main_thread():
+    """Between tests the event loop may not have run the collector's timer; check it here, on the
+    main thread, so garbage from one test is not left for the next test's worker threads."""
+    yield
+    if "synthgui.gui.main_thread_gc" in sys.modules:
+        collector = sys.modules["synthgui.gui.main_thread_gc"].installed()
+        if collector is not None:
+            collector.check()

@@ -1,0 +1,60 @@
+"""Python's cyclic garbage collector, run only on the GUI thread.
+
+Python runs the cyclic collector in whichever thread happens to allocate past the threshold. In this
+app that is often a worker (the render thread, a model load, an export), and if the garbage it finds
+holds a Qt object that lives on the GUI thread (a closed dialog, a widget in a reference cycle with a
+lambda slot), Qt deletes it from the wrong thread and the process can crash with a segmentation
+fault. Automatic collection is therefore switched off and a timer on the GUI thread collects with the
+same thresholds Python would use, so a cycle is only ever freed where its Qt objects live. Reference
+counting, which frees almost everything, is untouched.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+INTERVAL_MS = 250
+
+
+class MainThreadGarbageCollector(QObject):
+    def __init__(self, parent: QObject, interval_ms: int = INTERVAL_MS) -> None:
+        super().__init__(parent)
+        self.thresholds = gc.get_threshold()
+        gc.disable()
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.check)
+        self.timer.start()
+
+    def check(self) -> int:
+        """Collect the generations Python would have collected by now; return the objects freed."""
+        count0, count1, count2 = gc.get_count()
+        limit0, limit1, limit2 = self.thresholds
+        if count0 <= limit0:
+            return 0
+        generation = 2 if count1 > limit1 and count2 > limit2 else 1 if count1 > limit1 else 0
+        return gc.collect(generation)
+
+    def stop(self) -> None:
+        """Give collection back to Python (the app is closing, or a test is done with the app)."""
+        self.timer.stop()
+        gc.set_threshold(*self.thresholds)
+        gc.enable()
+
+
+def install(app: QApplication) -> MainThreadGarbageCollector:
+    """Install the collector on the app once; later calls return the one already there."""
+    existing = app.findChild(MainThreadGarbageCollector)
+    if existing is not None:
+        return existing
+    collector = MainThreadGarbageCollector(app)
+    app.aboutToQuit.connect(collector.stop)
+    return collector
+
+
+def installed() -> MainThreadGarbageCollector | None:
+    app = QApplication.instance()
+    return None if app is None else app.findChild(MainThreadGarbageCollector)
