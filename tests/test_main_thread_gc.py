@@ -66,3 +66,18 @@ def test_the_studio_app_installs_it(qapp):
     from synthgui.gui.app import make_app
 
     assert make_app() is qapp and main_thread_gc.installed() is not None
+
+
+def test_the_middle_generation_is_collected_by_size_not_only_after_ten_young_collections(qapp):
+    """Between two ticks the young generation can grow far past Python's 700 objects (a model load
+    in a worker); its survivors must not pile up in the middle generation for ten ticks, or the
+    collection that finally comes holds the window for tens of milliseconds."""
+    collector = main_thread_gc.installed()
+    gc.collect(1)  # the middle generation empty, its collection count back to 0
+    survivors = [[i] for i in range(8000)]
+    gc.collect(0)  # they survive into the middle generation: one young collection, not ten
+    assert len(gc.get_objects(generation=1)) >= 8000 and gc.get_count()[1] <= 1
+    more = [[i] for i in range(800)]  # past the young threshold
+    collector.check()
+    assert len(gc.get_objects(generation=1)) < 7000
+    del survivors, more

@@ -7,6 +7,14 @@ lambda slot), Qt deletes it from the wrong thread and the process can crash with
 fault. Automatic collection is therefore switched off and a timer on the GUI thread collects with the
 same thresholds Python would use, so a cycle is only ever freed where its Qt objects live. Reference
 counting, which frees almost everything, is untouched.
+
+The timer ticks often (every 100 ms) so that each collection stays small: a tick that finds a large
+young generation (a model load allocating in a worker) holds the GIL, and so the window, for as long
+as it takes. For the same reason the middle generation is collected once it holds as many objects as
+Python would let it (ten young generations' worth), not only after ten collections of the young one,
+which between two ticks can each be ten times Python's size. Full collections follow Python's own rule for them (only once the objects that survived
+into the oldest generation since the last full one are a quarter of those there), so the heap that
+torch brings in is not traversed over and over.
 """
 
 from __future__ import annotations
@@ -16,13 +24,14 @@ import gc
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-INTERVAL_MS = 250
+INTERVAL_MS = 100
 
 
 class MainThreadGarbageCollector(QObject):
     def __init__(self, parent: QObject, interval_ms: int = INTERVAL_MS) -> None:
         super().__init__(parent)
         self.thresholds = gc.get_threshold()
+        self.long_lived_total = len(gc.get_objects(generation=2))
         gc.disable()
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -35,8 +44,17 @@ class MainThreadGarbageCollector(QObject):
         limit0, limit1, limit2 = self.thresholds
         if count0 <= limit0:
             return 0
-        generation = 2 if count1 > limit1 and count2 > limit2 else 1 if count1 > limit1 else 0
-        return gc.collect(generation)
+        generation = 0
+        if count1 > limit1 or len(gc.get_objects(generation=1)) > limit0 * limit1:
+            generation = 2 if count2 > limit2 and self._full_collection_due() else 1
+        freed = gc.collect(generation)
+        if generation == 2:
+            self.long_lived_total = len(gc.get_objects(generation=2))
+        return freed
+
+    def _full_collection_due(self) -> bool:
+        pending = len(gc.get_objects(generation=2)) - self.long_lived_total
+        return pending > self.long_lived_total // 4
 
     def stop(self) -> None:
         """Give collection back to Python (the app is closing, or a test is done with the app)."""
