@@ -134,6 +134,24 @@ def _load_size(args) -> int:
     return args.load_size
 
 
+def _at_least_one(args: argparse.Namespace, *names: str) -> None:
+    """Widths, batch sizes and counts below one would fail deep inside torch or the schedule."""
+    from ..core.errors import SynthguiError
+
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise SynthguiError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+
+
+def refuse_another_run(args: argparse.Namespace) -> None:
+    """A new run in a folder that holds one would overwrite its weights and double its loss log."""
+    from ..core.errors import SynthguiError
+
+    if not args.resume and (Path(args.out) / "resume.pt").is_file():
+        raise SynthguiError(f"{args.out} already holds a training run: add --resume to continue it, or choose another --out")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.card import ModelCard
     from ..core.datasets import load_aligned, load_pair_folders, sibling_val_dir
@@ -144,6 +162,10 @@ def run(args: argparse.Namespace) -> int:
         raise SynthguiError("give --masks and --images, or --aligned")
     if args.resolution < 32 or args.resolution % 32:
         raise SynthguiError("--resolution must be a multiple of 32")
+    _at_least_one(args, "ngf", "ndf", "batch_size", "epoch_size", "max_iterations")
+    if args.epochs < 0 or args.epochs_decay < 0:
+        raise SynthguiError("--epochs and --epochs-decay cannot be negative")
+    refuse_another_run(args)
     template = args.card_template
     if template is None and args.masks is not None:
         from ..core.prepare import card_template_for

@@ -27,11 +27,13 @@ def _files(folder: Path) -> dict[str, Path]:
 
 
 def _read(path: Path, size: int, nearest: bool) -> np.ndarray:
+    """A mask (``nearest``: its values kept) or a real image (a 16-bit or float grey one over its own
+    range, as the app shows it; clipped at 255 it would be all white) at the training size."""
     import cv2
 
     from .masks import read_image_rgb
 
-    img = read_image_rgb(path)
+    img = read_image_rgb(path, stretch_wide=not nearest)
     if img.shape[:2] != (size, size):
         interp = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_CUBIC)
         img = cv2.resize(img, (size, size), interpolation=interp)

@@ -306,16 +306,32 @@ def _resize_nearest(mask: np.ndarray, size: int) -> np.ndarray:
 
 
 def _read_rgb(path: Path) -> np.ndarray:
+    """A real image; a 16-bit or float grey one over its own range (clipped at 255 it would be white)."""
     from .masks import read_image_rgb
 
-    return read_image_rgb(path)
+    return read_image_rgb(path, stretch_wide=True)
 
 
 def _read_grey(path: Path) -> np.ndarray:
+    """A mask as grey 0..255; one stored as class ids (0 and 1) is scaled so that 1 is foreground, not background."""
     from PIL import Image
 
     with Image.open(path) as img:
-        return np.asarray(img.convert("L"))
+        grey = np.asarray(img.convert("L"))
+    return grey * np.uint8(255) if grey.max(initial=0) == 1 else grey
+
+
+def fit_mask_to_image(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """A mask saved at another size than its image (e.g. half resolution) scaled onto it, nearest
+    neighbour; one of another aspect ratio belongs to another picture and is an error."""
+    import cv2
+
+    (h, w), (mh, mw) = image.shape[:2], mask.shape[:2]
+    if (mh, mw) == (h, w):
+        return mask
+    if abs(mw / mh - w / h) > 0.02 * w / h:
+        raise SynthguiError(f"the mask is {mw}x{mh} but the image is {w}x{h}")
+    return cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 def prepare_skin_pair(image: np.ndarray, mask: np.ndarray, size: int, name: str = "", card: ModelCard | None = None,
@@ -483,6 +499,7 @@ def prepare_dataset(
     for i, (name, img_path, mask_path) in enumerate(sources):
         try:
             image, mask = _read_rgb(img_path), _read_grey(mask_path)
+            mask = fit_mask_to_image(mask, image)
         except (OSError, SynthguiError) as exc:
             skipped.append(f"{name}: {exc}")
             continue

@@ -14,6 +14,7 @@ import copy
 import io
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .atomic import write_bytes_atomic, write_with_atomic
-from .card import ModelCard
+from .card import ModelCard, generic_card
 from .checkpoints import save_state_dict
 from .loss_log import append_row, trim_after
 from .datasets import PairSet, SampleMaker
@@ -104,7 +105,12 @@ def start_run(out_dir: str, device: str, threads: int | None, seed: int) -> tupl
     from .engine import select_device
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynthguiError(f"cannot use {out} as the run folder: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK):
+        raise SynthguiError(f"cannot use {out} as the run folder: it is not writable")
     dev = select_device(device)
     if dev.type == "cpu" and threads:
         torch.set_num_threads(threads)
@@ -149,6 +155,7 @@ class Trainer:
         self.val_maker = SampleMaker(val, card, spec.input_nc) if val is not None and len(val) else None
         self.rng = np.random.default_rng(config.seed)
         self.state = TrainState()
+        self.window: list[LossRecord] = []  # losses since the last log row; kept in resume.pt so a resume logs them
         self.n_train = len(train)
 
     @staticmethod
@@ -241,7 +248,6 @@ class Trainer:
         self.D.train()
         last_save = time.monotonic()
         started_at = self.state.iteration
-        window: list[LossRecord] = []
         t0 = time.monotonic()
         base_seconds = self.state.seconds
         while self.state.epoch < self.total_epochs:
@@ -256,15 +262,15 @@ class Trainer:
                 self.state.position += len(idx)
                 self.state.iteration += 1
                 self.state.seconds = base_seconds + time.monotonic() - t0
-                window.append(rec)
+                self.window.append(rec)
                 it = self.state.iteration
                 if it % cfg.log_every == 0:
-                    self._log(window, lr)
-                    window = []
+                    self._log(self.window, lr)
+                    self.window = []
                 if cfg.preview_every and it % cfg.preview_every == 0:
                     self.save_preview()
                 if cfg.snapshot_every and it % cfg.snapshot_every == 0:
-                    save_state_dict(self.G, self.out / f"iter_{it:06d}_net_G.pth", half=True)
+                    self.save_snapshot()
                 if progress:
                     progress(it, self.total_iterations, rec)
                 done_piece = cfg.max_iterations is not None and it - started_at >= cfg.max_iterations
@@ -277,8 +283,9 @@ class Trainer:
                 if stop:
                     return self.state
             self._end_epoch()
-        if window:
-            self._log(window, self.lr_at(self.state.epoch - 1))
+        if self.window:
+            self._log(self.window, self.lr_at(self.state.epoch - 1))
+            self.window = []
         self.save()
         self.save_preview()
         return self.state
@@ -304,14 +311,20 @@ class Trainer:
         """After a resume, drop log rows written past the checkpoint (they will be written again)."""
         trim_after(self.out / "loss_log.csv", LOG_FIELDS, self.state.iteration)
 
-    def card_for_checkpoint(self) -> ModelCard | None:
+    def card_for_checkpoint(self, weights: str = "latest_net_G.pth") -> ModelCard:
+        """The template's card for these weights; without a template, a card that says what training
+        did (the mask image as RGB, at the training resolution) so the app renders as it was trained."""
         if self.card is None:
-            return None
-        card = copy.deepcopy(self.card)
+            card = generic_card(self.config.name)
+            card.generic = False
+            card.description = "Trained without a card template: the mask goes in as an RGB image, as in training."
+            card.resolution = int(self.maker.pairs.masks.shape[1])
+        else:
+            card = copy.deepcopy(self.card)
         spec = self.config.spec
         card.architecture = {"netG": spec.name, "ngf": spec.ngf, "norm": spec.norm, "dropout": spec.dropout,
                              "upsample": spec.upsample, "input_nc": spec.input_nc, "output_nc": spec.output_nc}
-        card.weights = "latest_net_G.pth"
+        card.weights = weights
         card.training_command = self.config.command or card.training_command
         # Held-out metrics describe one weights file: a template's (e.g. a shipped card) never carry over.
         card.metrics = {"training": {"iterations": self.state.iteration, "epochs": self.state.epoch,
@@ -322,9 +335,7 @@ class Trainer:
         """G in the reference format with its card, D likewise, and the resume file."""
         save_state_dict(self.G, self.out / "latest_net_G.pth")
         save_state_dict(self.D, self.out / "latest_net_D.pth")
-        card = self.card_for_checkpoint()
-        if card is not None:
-            card.save(self.out / "latest_net_G.json")
+        self.card_for_checkpoint().save(self.out / "latest_net_G.json")
         resume = {
             "config": json.dumps(self.config.to_json()),
             "state": json.dumps(asdict(self.state)),
@@ -336,8 +347,16 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
+            "pairs": json.dumps(self.maker.pairs.names),
+            "log_window": json.dumps([asdict(r) for r in self.window]),
         }
         write_with_atomic(self.out / "resume.pt", lambda tmp: torch.save(resume, str(tmp)))
+
+    def save_snapshot(self) -> None:
+        """A half-precision G of this iteration with its own card, so it loads like the latest one."""
+        name = f"iter_{self.state.iteration:06d}_net_G.pth"
+        save_state_dict(self.G, self.out / name, half=True)
+        self.card_for_checkpoint(name).save((self.out / name).with_suffix(".json"))
 
     def load_resume(self) -> None:
         path = self.out / "resume.pt"
@@ -345,6 +364,15 @@ class Trainer:
         saved = TrainConfig.from_json(json.loads(data["config"]))
         if _plain(asdict(saved.spec)) != _plain(asdict(self.config.spec)):
             raise SynthguiError(f"{path}: the run was started with {saved.spec}, not {self.config.spec}")
+        for key in ("ndf", "n_layers_d"):
+            if getattr(saved, key) != getattr(self.config, key):
+                raise SynthguiError(f"{path}: the run was started with {key}={getattr(saved, key)}, "
+                                    f"not {getattr(self.config, key)}")
+        names = self.maker.pairs.names
+        state = TrainState(**json.loads(data["state"]))
+        if ("pairs" in data and json.loads(data["pairs"]) != names) or any(i >= len(names) for i in state.order):
+            raise SynthguiError(f"{path}: the run was started on other training pairs than these {len(names)}; resume "
+                                "it on the same pairs, or start a new run from its weights (--init-from, --init-d-from)")
         self.G.load_state_dict(data["G"])
         self.D.load_state_dict(data["D"])
         self.opt_G.load_state_dict(data["opt_G"])
@@ -355,7 +383,8 @@ class Trainer:
         if data.get("cuda_rng") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(data["cuda_rng"])
         self.rng.bit_generator.state = json.loads(data["numpy_rng"])
-        self.state = TrainState(**json.loads(data["state"]))
+        self.state = state
+        self.window = [LossRecord(**r) for r in json.loads(data.get("log_window", "[]"))]
         self._trim_log()
 
     def render(self, maker: SampleMaker, indices: list[int], tone_lab: np.ndarray | None = None) -> list[np.ndarray]:

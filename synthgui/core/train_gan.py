@@ -155,6 +155,7 @@ class GanTrainer:
         self.aug_rng = torch.Generator().manual_seed(config.seed + 1)
         self.card = card
         self.state = GanState()
+        self.window: list[GanLoss] = []  # losses since the last log row; kept in resume.pt so a resume logs them
 
     def batch(self) -> torch.Tensor:
         """A random batch with random flips (and quarter turns when orientation carries no meaning)."""
@@ -198,16 +199,15 @@ class GanTrainer:
         self.G.train()
         self.D.train()
         started, last_save, t0, base = self.state.iteration, time.monotonic(), time.monotonic(), self.state.seconds
-        window: list[GanLoss] = []
         while self.state.iteration < cfg.iterations:
             rec = self.step(self.batch())
             self.state.iteration += 1
             self.state.seconds = base + time.monotonic() - t0
-            window.append(rec)
+            self.window.append(rec)
             it = self.state.iteration
             if it % cfg.log_every == 0:
-                self._log(window)
-                window = []
+                self._log(self.window)
+                self.window = []
             if cfg.preview_every and it % cfg.preview_every == 0:
                 self.save_preview()
             if progress:
@@ -218,8 +218,9 @@ class GanTrainer:
                 last_save = time.monotonic()
             if stop:
                 return self.state
-        if window:
-            self._log(window)
+        if self.window:
+            self._log(self.window)
+            self.window = []
         self.save()
         self.save_preview()
         return self.state
@@ -254,6 +255,7 @@ class GanTrainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "aug_rng": self.aug_rng.get_state(),
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
+            "log_window": json.dumps([asdict(r) for r in self.window]),
         }
         write_with_atomic(self.out / "resume.pt", lambda tmp: torch.save(resume, str(tmp)))
 
@@ -277,6 +279,7 @@ class GanTrainer:
             self.aug_rng.set_state(data["aug_rng"])
         self.rng.bit_generator.state = json.loads(data["numpy_rng"])
         self.state = GanState(**json.loads(data["state"]))
+        self.window = [GanLoss(**r) for r in json.loads(data.get("log_window", "[]"))]
         self._trim_log()
 
     def samples(self, noise: torch.Tensor) -> np.ndarray:
@@ -321,7 +324,7 @@ def load_image_folder(folder: str | Path, size: int, channels: int) -> np.ndarra
         raise SynthguiError(f"no images in {folder}")
     out = []
     for p in paths:
-        img = read_image_rgb(p)
+        img = read_image_rgb(p, stretch_wide=True)  # 16-bit grey over its own range, not clipped to white
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_CUBIC)
         if channels == 1:
             img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None]

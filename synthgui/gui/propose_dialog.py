@@ -15,8 +15,11 @@ from PySide6.QtWidgets import (
 )
 
 FIT = "as in real masks"
-# Ranges that mean something clinically; the dataclass says the type, these say the span.
-RANGES = {"diameter": (0.02, 0.95), "tumour_diameter": (0.02, 0.8), "lesions": (1, 8), "satellites": (0, 20)}
+# Ranges that mean something clinically; the dataclass says the type, these say the span. Floats not named
+# here are multipliers of the fitted amount, which the generators take from 0 to 4.
+RANGES = {"diameter": (0.02, 0.95), "tumour_diameter": (0.02, 0.8), "lesions": (1, 8), "satellites": (0, 20),
+          "enhancing_depth": (0.05, 0.95), "necrosis_depth": (0.05, 0.95)}
+MULTIPLIER_RANGE = (0.0, 4.0)
 CHOICES = {"eye": ("left", "right")}
 TIPS = {
     "diameter": "Equivalent-disc diameter as a fraction of the image side",
@@ -57,9 +60,11 @@ class _Control:
             self.editor.setChecked(bool(default))
             self.value = self.editor.isChecked
         elif "float" in kind:
-            lo, hi = RANGES.get(f.name, (0.0, 5.0))
+            lo, hi = RANGES.get(f.name, MULTIPLIER_RANGE)
             self.editor = QDoubleSpinBox(minimum=lo, maximum=hi, singleStep=0.05 if hi <= 1 else 0.25, decimals=2)
             self.editor.setValue(default if isinstance(default, float) else (lo + hi) / 4)
+            if f.name not in RANGES:
+                self.editor.setSuffix(" \u00d7")  # a multiple of the real (fitted) amount, as the tooltip says
             self.value = self.editor.value
         else:
             lo, hi = RANGES.get(f.name, (0, 100))

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SynthguiError
+from . import brain, lesions, vessels
 from .brain import BrainControls, propose_brain
 from .lesions import LesionControls, propose_lesions
 from .vessels import VesselControls, VesselParams, propose_vessels
@@ -38,6 +39,7 @@ CLASSES = {
 }
 FITTED_PARAMS = Path(__file__).with_name("fitted_params.json")
 _CONTROLS = {"skin": LesionControls, "fundus": VesselControls, "mri": BrainControls}
+_CHECKS = {"skin": lesions._check, "fundus": vessels._check, "mri": brain._check}
 
 
 @lru_cache(maxsize=1)
@@ -93,9 +95,10 @@ def parse_controls(domain: str, items: list[str]) -> dict:
             raise SynthguiError(f"geometry control {name}: {text!r} is not a valid {kind}") from None
         out[name] = value
     try:
-        _CONTROLS[domain](**out)
+        chosen = _CONTROLS[domain](**out)
     except (TypeError, ValueError) as exc:
         raise SynthguiError(f"{domain} geometry controls: {exc}") from None
+    _CHECKS[domain](chosen)
     return out
 
 
@@ -111,6 +114,8 @@ def propose(domain: str, size: int, seed: int, **controls) -> np.ndarray:
     _check_domain(domain)
     if not isinstance(size, (int, np.integer)) or not 16 <= int(size) <= 8192:
         raise SynthguiError(f"proposed mask size must be 16 to 8192 pixels, not {size!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SynthguiError(f"a geometry seed is a whole number of at least 0, not {seed!r}")
     known = control_names(domain)
     unknown = sorted(set(controls) - set(known))
     if unknown:

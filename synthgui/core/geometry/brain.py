@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .lesions import LesionControls, propose_lesions
+from .lesions import LesionControls, check_centre, propose_lesions
 
 BACKGROUND, BRAIN, ABNORMALITY = 0, 1, 2
 OEDEMA, ENHANCING, NECROSIS = 2, 3, 4
@@ -75,7 +75,8 @@ def _check(c: BrainControls) -> None:
 
     if c.tumour_diameter is not None and not 0 < c.tumour_diameter <= 1:
         raise SynthguiError(f"tumour diameter is a fraction of the image side (0 to 1), not {c.tumour_diameter}")
+    check_centre("tumour centre", c.tumour_centre)
     if not 0 <= c.border_irregularity <= 4:
         raise SynthguiError(f"border irregularity is a multiple of the typical real one (0 to 4), not {c.border_irregularity}")
-    if not 0 < c.enhancing_depth < c.necrosis_depth < 1:
+    if c.nested and not 0 < c.enhancing_depth < c.necrosis_depth < 1:
         raise SynthguiError("nested regions need 0 < enhancing_depth < necrosis_depth < 1")

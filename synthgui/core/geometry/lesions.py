@@ -179,9 +179,24 @@ def _satellites(canvas, rng, fit, centre, radius, count: int, c: LesionControls)
         _fill(canvas, at, spot)
 
 
+def check_centre(name: str, centre: tuple[float, float] | None) -> None:
+    """A centre is (x, y) in fractions of the side: anything else would fail or draw off the image."""
+    from ..errors import SynthguiError
+
+    if centre is None:
+        return
+    try:
+        x, y = (float(v) for v in centre)
+    except (TypeError, ValueError):
+        x = y = float("nan")
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise SynthguiError(f"{name} is x,y as fractions of the image side (each 0 to 1), not {centre}")
+
+
 def _check(c: LesionControls) -> None:
     from ..errors import SynthguiError
 
+    check_centre("centre", c.centre)
     if c.diameter is not None and not 0 < c.diameter <= 1.5:
         raise SynthguiError(f"lesion diameter is a fraction of the image side (0 to 1.5), not {c.diameter}")
     for name in ("asymmetry", "elongation", "border_irregularity"):
