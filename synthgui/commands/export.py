@@ -86,7 +86,7 @@ def _job(args, model):
     for c in args.conditions:
         card.class_by_name(c)
     sweep = Sweep(
-        skin_tones=tones, conditions=list(args.conditions) or [None], sizes=parse_floats(args.sizes, "--sizes"),
+        skin_tones=tones, conditions=list(dict.fromkeys(args.conditions)) or [None], sizes=parse_floats(args.sizes, "--sizes"),
         locations=parse_locations(args.locations), rotations=parse_floats(args.rotations, "--rotations"),
         seeds=args.seeds, seed_base=args.seed_base, sample=args.sample, sample_seed=args.sample_seed)
     mode = args.mode or card.default_mode
@@ -132,12 +132,13 @@ def _model_for(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.engine import Engine
+    from ..core.engine import Engine, select_device
     from ..core.export import run_privacy_check
 
     model = _model_for(args)
     for warning in model.warnings:
         print(f"synthgui export: warning: {warning}", file=sys.stderr)
+    select_device(args.device)  # a wrong --device fails before the export folder is made
     job = _job(args, model)
     engine = Engine(model, device=args.device, threads=os.cpu_count())
     bar = None

@@ -95,7 +95,7 @@ def build_dataset(image: np.ndarray, info: DicomInfo):
     ds.Modality = "XC" if info.sop == "photographic" else "OT"
     ds.SeriesInstanceUID = series_uid
     ds.SeriesNumber = 1
-    ds.SeriesDescription = info.series_description
+    ds.SeriesDescription = info.series_description[:64]  # LO
     if info.sop == "photographic":
         ds.Laterality = ""
     # General / SC Equipment

@@ -28,12 +28,13 @@ class ExportWorker(QObject):
     finished = Signal(str)  # summary
     failed = Signal(str)
 
-    def __init__(self, model_path: str, out_dir: str, make_job, device: str = "auto") -> None:
+    def __init__(self, model_path: str, out_dir: str, make_job, device: str = "auto", privacy_dir: str = "") -> None:
         super().__init__()
         self.model_path = model_path
         self.out_dir = out_dir
         self.make_job = make_job  # (model) -> ExportJob, called on the worker thread
         self.device = device
+        self.privacy_dir = privacy_dir  # training images to compare the finished set with, if any
         self.cancel = threading.Event()
 
     @Slot()
@@ -55,12 +56,37 @@ class ExportWorker(QObject):
                 self.finished.emit(f"Cancelled: {result.done} of {result.total} images are in {result.out_dir}. "
                                    "Start the export again on the same folder to finish it.")
             else:
-                self.finished.emit(f"Done: {result.done} images in {result.out_dir} ({result.rate:.1f} images/s)"
-                                   + (f", {len(result.skipped)} masks skipped" if result.skipped else ""))
+                message = (f"Done: {result.done} images in {result.out_dir} ({result.rate:.1f} images/s)"
+                           + (f", {len(result.skipped)} masks skipped" if result.skipped else ""))
+                self.finished.emit(message + self._privacy_check(result.out_dir))
         except Exception as exc:  # shown in the dialog, never a silent crash
             from ..core.errors import SynthguiError
 
             self.failed.emit(str(exc) if isinstance(exc, SynthguiError) else f"{type(exc).__name__}: {exc}")
+
+    def _privacy_check(self, out_dir: Path) -> str:
+        """Here, on the worker thread: indexing the training images takes a while."""
+        if not self.privacy_dir:
+            return ""
+        self.warning.emit("Comparing the images with the training images...")
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if self.cancel.is_set():  # Cancel, or the dialog closing, stops the check too
+                raise _Stopped
+
+        try:
+            from ..core.export import run_privacy_check
+
+            report = run_privacy_check(out_dir, self.privacy_dir, progress=progress)
+        except _Stopped:
+            return "; privacy check cancelled"
+        except Exception as exc:
+            return f"; privacy check failed: {exc}"
+        return f"; privacy check: {len(report.flagged)} near-copies of training images"
+
+
+class _Stopped(Exception):
+    """The privacy check was cancelled."""
 
 
 def _eta_text(seconds: float) -> str:
@@ -279,18 +305,22 @@ class ExportDialog(QDialog):
         options.validate()
         label_map, mask_folder = self.label_map, self.mask_folder.text().strip()
         if self.use_canvas.isChecked():
+            listed = None
+
             def sources(model):
                 return [canvas_source(label_map, out, model.card)]
         elif self.use_random.isChecked():
-            proposed = random_sources(self.random_count.value(), self.random_seed.value())
+            listed = proposed = random_sources(self.random_count.value(), self.random_seed.value())
 
             def sources(model):
                 return proposed
         else:
-            folder_sources(mask_folder)  # fails now, on the UI thread, if the folder is wrong
+            listed = folder_sources(mask_folder)  # fails now, on the UI thread, if the folder is wrong
 
             def sources(model):
                 return folder_sources(mask_folder)
+        if (out / PLAN).exists():
+            self._check_resumable(out, listed, sweep, options)
 
         def make(model):
             if (out / PLAN).exists():
@@ -300,6 +330,39 @@ class ExportDialog(QDialog):
             return ExportJob.create(out, model, sources(model), sweep, options)
 
         return make
+
+    def _check_resumable(self, out: Path, sources, sweep, options) -> None:
+        """Starting on a folder that holds an export finishes that export, with its own masks and
+        settings: refuse when they are not the ones now chosen, instead of "finishing" it silently."""
+        from ..core.errors import SynthguiError
+        from ..core.export import ExportOptions, MaskSource, Sweep, manifest
+
+        plan = manifest.read_plan(out)
+        kept = [MaskSource.from_json(s) for s in plan["sources"]]
+        if sources is None:  # the canvas, saved into the folder when the export began
+            same_masks = len(kept) == 1 and kept[0].name == "canvas" and self._is_canvas(kept[0].path)
+        else:
+            same_masks = kept == list(sources)
+        stored = ExportOptions(**plan["options"])
+        differ = [what for what, same in (
+            ("masks", same_masks),
+            ("sweep", Sweep.from_json(plan["sweep"]) == sweep),
+            ("output settings", (stored.format, stored.aligned, stored.mode) == (options.format, options.aligned, options.mode)
+             and (options.format != "jpeg" or stored.quality == options.quality)),
+        ) if not same]
+        if differ:
+            raise SynthguiError(f"{out} already holds an export with other {' and '.join(differ)}: choose another folder "
+                                "(or set them as they were to finish that export)")
+
+    def _is_canvas(self, path: str) -> bool:
+        from PIL import Image
+
+        try:
+            with Image.open(path) as img:
+                saved = np.asarray(img) if img.mode in ("P", "L") else None
+        except OSError:
+            return False
+        return saved is not None and self.label_map is not None and np.array_equal(saved, self.label_map)
 
     @Slot()
     def start(self) -> None:
@@ -315,7 +378,7 @@ class ExportDialog(QDialog):
             self._show(str(exc))
             return
         self._started = time.monotonic()
-        self._worker = ExportWorker(self.model_path, out_text, make)
+        self._worker = ExportWorker(self.model_path, out_text, make, privacy_dir=self.privacy_dir.text().strip())
         self._thread = QThread(self)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
@@ -345,15 +408,6 @@ class ExportDialog(QDialog):
         self._show(f"{done} / {total} images, {rate:.1f} images/s, {_eta_text(eta)}")
 
     def _on_finished(self, message: str) -> None:
-        privacy = self.privacy_dir.text().strip()
-        if privacy and "Cancelled" not in message:
-            try:
-                from ..core.export import run_privacy_check
-
-                report = run_privacy_check(self.out_dir.text().strip(), privacy)
-                message += f"; privacy check: {len(report.flagged)} near-copies of training images"
-            except Exception as exc:
-                message += f"; privacy check failed: {exc}"
         self._done(message)
 
     def _on_failed(self, message: str) -> None:

@@ -35,13 +35,21 @@ CSV_COLUMNS = [
 ]
 
 
+PLAN_KEYS = ("model", "sources", "sweep", "options", "total")
+
+
 def read_plan(out_dir: Path) -> dict[str, Any]:
     try:
-        return json.loads((out_dir / PLAN).read_text(encoding="utf-8"))
+        plan = json.loads((out_dir / PLAN).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SynthguiError(f"{out_dir} holds no export to resume ({PLAN} is missing)") from None
     except (OSError, ValueError) as exc:
         raise SynthguiError(f"cannot read {out_dir / PLAN}: {exc}") from None
+    # another program's export.json (a common name) would otherwise end in a KeyError
+    if not (isinstance(plan, dict) and all(k in plan for k in PLAN_KEYS) and isinstance(plan["model"], dict)
+            and all(k in plan["model"] for k in ("path", "sha256"))):
+        raise SynthguiError(f"{out_dir / PLAN} is not a synthgui export plan: choose another folder")
+    return plan
 
 
 def write_plan(out_dir: Path, plan: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ import os
 import queue
 import threading
 import time
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from .sources import MaskSource, load_source
 from .sweep import Plan, Sweep, Variant, apply_variant
 
 FORMATS = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg", "dicom": ".dcm"}
+ITEM_FOLDERS = ("images", "masks", "aligned/train")
 
 
 def default_workers(device: str = "cpu") -> int:
@@ -116,6 +118,9 @@ def _now() -> str:
 def new_plan(model, sources: list[MaskSource], sweep: Sweep, options: ExportOptions) -> dict[str, Any]:
     options.validate()
     plan = Plan(len(sources), sweep)
+    if sweep.sample is not None and sweep.sample > plan.full:  # drawn with replacement: copies of the same images
+        raise SynthguiError(f"a random sample of {sweep.sample} is more than the {plan.full} combinations of the masks and "
+                            f"the sweep: ask for at most {plan.full}, or add seeds or parameters")
     identity = dict(model.identity())
     identity["training_data"] = model.card.training_data
     opts = asdict(options)
@@ -123,6 +128,7 @@ def new_plan(model, sources: list[MaskSource], sweep: Sweep, options: ExportOpti
     return {
         "synthgui_version": __version__,
         "created": _now(),
+        "export_id": uuid.uuid4().hex,  # the DICOM study's entropy: the same wherever the folder is resumed
         "model": identity,
         "sources": [s.to_json() for s in sources],
         "sweep": sweep.to_json(),
@@ -155,8 +161,14 @@ class ExportJob:
             raise SynthguiError(f"{out_dir} already holds an export: resume it (--resume) or choose another folder")
         if not sources:
             raise SynthguiError("no masks to export")
+        for folder in ITEM_FOLDERS:  # a dataset's own images/ or masks/: resuming would replace and remove its files
+            if (out_dir / folder).is_dir() and any((out_dir / folder).iterdir()):
+                raise SynthguiError(f"{out_dir / folder} already holds files: export into a new or empty folder")
         plan = new_plan(model, sources, sweep, options)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SynthguiError(f"cannot make the export folder {out_dir}: {exc.strerror or exc}") from None
         manifest.write_plan(out_dir, plan)
         return cls(out_dir, plan)
 
@@ -183,6 +195,15 @@ class ExportJob:
     def aligned_name(self, v: Variant) -> str:
         return f"aligned/train/{v.id}.png"
 
+    def is_item_file(self, name: str) -> bool:
+        """Whether ``name`` (relative, with /) is one this export gives an item's file: only those are
+        ever removed, never a file someone else put into the folder."""
+        stem = name.rpartition("/")[2].partition(".")[0]
+        if not stem.isdigit() or int(stem) >= self.items.total:
+            return False
+        v = self.items.variant(int(stem))
+        return name in (self.image_name(v), self.mask_name(v), self.aligned_name(v))
+
     # --- recovery -----------------------------------------------------------------------------------
 
     def recover(self) -> dict[str, dict[str, Any]]:
@@ -201,9 +222,10 @@ class ExportJob:
             if all(f and (self.out_dir / f).is_file() and (self.out_dir / f).stat().st_size > 0 for f in files):
                 good[row["id"]] = row
         keep = {f for row in good.values() for f in (row.get("image"), row.get("mask"), row.get("aligned")) if f}
-        for folder in ("images", "masks", "aligned/train"):
+        for folder in ITEM_FOLDERS:
             for path in (self.out_dir / folder).glob("*") if (self.out_dir / folder).is_dir() else []:
-                if path.is_file() and path.relative_to(self.out_dir).as_posix() not in keep:
+                name = path.relative_to(self.out_dir).as_posix()
+                if path.is_file() and name not in keep and self.is_item_file(name):
                     with contextlib.suppress(OSError):
                         path.unlink()  # an item finished on disk but not in the journal: it is made again
         journal = self.out_dir / manifest.JOURNAL
@@ -234,7 +256,7 @@ class ExportJob:
         self.plan.setdefault("device", f"{engine.device}{' fp16' if engine.half else ''}")
         start = time.perf_counter()
         state = _RunState(total=self.items.total, done=len(done))
-        journal = manifest.Journal(self.out_dir, folders=tuple(self.out_dir / f for f in ("images", "masks", "aligned/train")))
+        journal = manifest.Journal(self.out_dir, folders=tuple(self.out_dir / f for f in ITEM_FOLDERS))
         ready: queue.Queue = queue.Queue(maxsize=2)
         workers = max(1, default_workers(engine.device.type) if self.options.workers is None else self.options.workers)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synthgui-export")
@@ -303,8 +325,11 @@ class ExportJob:
                     write(rendering.popleft())
             while rendering and state.error is None and not cancel.is_set():
                 write(rendering.popleft())
-        except BaseException as exc:  # KeyboardInterrupt included: stop cleanly, then re-raise
-            interrupted = exc
+        except BaseException as exc:  # stop cleanly; then Ctrl+C is re-raised, an engine's error reported as a writer's
+            if isinstance(exc, Exception):
+                state.fail(exc)
+            else:
+                interrupted = exc
             cancel.set()
         finally:
             if state.error is not None or interrupted is not None:
@@ -329,6 +354,8 @@ class ExportJob:
             msg = str(err) if isinstance(err, SynthguiError) else f"{type(err).__name__}: {err}"
             raise SynthguiError(f"export stopped: {msg}; {len(rows)} of {self.items.total} images are done, "
                                 f"run again with --resume to finish") from err
+        if not rows and self.skipped and state.skipped_items >= self.items.total:
+            raise SynthguiError(f"no images made: every mask was skipped (listed in {self.out_dir / manifest.CARD})")
         return ExportResult(self.out_dir, self.items.total - state.skipped_items, len(rows), state.written,
                             list(self.skipped), cancel.is_set() and len(rows) < self.items.total - state.skipped_items,
                             time.perf_counter() - start)
@@ -528,7 +555,7 @@ class ExportJob:
             series_description=f"SYNTHETIC - {model['name']} {model['version']}",
             comments=f"mask {self.sources[v.source].name}; " + ", ".join(f"{k}={val}" for k, val in v.params().items() if val is not None),
             sop=kind,
-            study_entropy=[model["sha256"], self.plan["created"], str(self.out_dir.name)],
+            study_entropy=[model["sha256"], self.plan["created"], self.plan.get("export_id", self.out_dir.name)],
             instance_entropy=[v.id],
             instance_number=v.index + 1,
             created=created,

@@ -103,7 +103,12 @@ def load_source(source: MaskSource, card: ModelCard) -> np.ndarray:
 
 def _read_source(source: MaskSource, card: ModelCard) -> np.ndarray:
     if source.kind == "file":
-        return load_mask(source.path, card)
+        from PIL import Image
+
+        try:
+            return load_mask(source.path, card)
+        except Image.DecompressionBombError as exc:  # PIL's refusal of a huge image is no OSError
+            raise MaskError(f"{source.name}: too large for a mask: {exc}") from None
     if source.kind == "random":
         geometry = geometry_module()
         if geometry is None:

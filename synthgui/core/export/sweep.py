@@ -47,15 +47,25 @@ class Sweep:
         for s in self.sizes:
             if not (s > 0 and math.isfinite(s)):
                 raise SynthguiError(f"a lesion size factor must be a positive number, got {s}")
+        for r in self.rotations:
+            if not math.isfinite(r):
+                raise SynthguiError(f"a rotation must be a finite number of degrees, got {r}")
+        for loc in self.locations:
+            if loc != RANDOM and not all(math.isfinite(c) for c in loc):
+                raise SynthguiError(f"a location must be finite 'dx,dy' pixels or 'random', got {loc}")
         if self.seeds < 1:
             raise SynthguiError("--seeds must be at least 1")
         if self.sample is not None and self.sample < 1:
             raise SynthguiError("the random sample size must be at least 1")
 
-    def grid(self) -> list[tuple]:
-        """Every parameter combination for one mask, seeds last (so seeds of one setting sit together)."""
+    def axes(self) -> tuple[Sequence, ...]:
+        """The grid's axes for one mask, seeds last (so seeds of one setting sit together)."""
         seeds = range(self.seed_base, self.seed_base + self.seeds)
-        return list(itertools.product(self.skin_tones, self.conditions, self.sizes, self.locations, self.rotations, seeds))
+        return (self.skin_tones, self.conditions, self.sizes, self.locations, self.rotations, seeds)
+
+    def grid(self) -> list[tuple]:
+        """Every parameter combination for one mask, in item order (``Plan`` never builds this list)."""
+        return list(itertools.product(*self.axes()))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -106,8 +116,9 @@ class Plan:
         sweep.validate()
         self.sweep = sweep
         self.n_sources = n_sources
-        self._grid = sweep.grid()
-        full = n_sources * len(self._grid)
+        self._axes = sweep.axes()
+        self._combos = math.prod(len(axis) for axis in self._axes)  # per mask; a range of seeds is never listed
+        full = self.full = n_sources * self._combos
         self._picks: np.ndarray | None = None
         if sweep.sample is not None and full:
             rng = np.random.default_rng(sweep.sample_seed)
@@ -118,8 +129,12 @@ class Plan:
 
     def variant(self, index: int) -> Variant:
         flat = index if self._picks is None else int(self._picks[index])
-        source, combo = divmod(flat, len(self._grid))
-        tone, cond, size, loc, rot, seed = self._grid[combo]
+        source, combo = divmod(flat, self._combos)
+        picked = []
+        for axis in reversed(self._axes):  # itertools.product's order: the last axis varies fastest
+            combo, i = divmod(combo, len(axis))
+            picked.append(axis[i])
+        seed, rot, loc, size, cond, tone = picked
         return Variant(index, source, tone, cond, float(size), loc, float(rot), int(seed))
 
     def __iter__(self) -> Iterator[Variant]:
@@ -175,7 +190,7 @@ def parse_skin_tones(values: Sequence[str]) -> list[str | None]:
             rgb = parse_skin_tone(part)
             named = [k for k, v in FITZPATRICK_RGB.items() if v == rgb and not part.startswith("#")]
             out.append(named[0] if named else to_hex(rgb))
-    return out or [None]
+    return _unique(out) or [None]
 
 
 def parse_floats(values: Sequence[str], what: str) -> list[float]:
@@ -187,7 +202,7 @@ def parse_floats(values: Sequence[str], what: str) -> list[float]:
                     out.append(float(part))
                 except ValueError:
                     raise SynthguiError(f"not a number for {what}: {part.strip()!r}") from None
-    return out
+    return _unique(out)
 
 
 def parse_locations(values: Sequence[str]) -> list[Offset]:
@@ -202,8 +217,14 @@ def parse_locations(values: Sequence[str]) -> list[Offset]:
             dx, dy = (float(p) for p in parts)
         except ValueError:
             raise SynthguiError(f"a location is 'dx,dy' in pixels or 'random', got {value!r}") from None
-        out.append((dx, dy))
+        if (dx, dy) not in out:  # each "random" is a placement of its own; a repeated offset only repeats images
+            out.append((dx, dy))
     return out or [(0.0, 0.0)]
+
+
+def _unique(values: list) -> list:
+    """``values`` without repeats, in order: a value given twice would render every image twice."""
+    return list(dict.fromkeys(values))
 
 
 def lesion_count(label_map: np.ndarray) -> int:
