@@ -99,3 +99,39 @@ def test_seeds_start_at_the_studio_s_seed(qtbot, tmp_path):
     qtbot.waitUntil(lambda: dlg.last_message.startswith("Done"), timeout=60000)
     assert sorted(r["seed"] for r in manifest.read_journal(out)) == [706480935, 706480936]
     dlg.stop()
+
+
+def test_the_dialog_says_how_many_images_the_settings_make(qtbot, dialog, tmp_path):
+    assert dialog.image_count() == 1 and "<b>1</b> image" in dialog.count_label.text()
+    dialog.tone_boxes["I"].setChecked(True)
+    dialog.sizes.setText("0.5, 1")
+    dialog.seeds.setValue(3)
+    assert dialog.image_count() == 12 and "<b>12</b> images" in dialog.count_label.text()
+    dialog.use_random.setChecked(True)
+    dialog.random_count.setValue(5)
+    assert "<b>60</b> images" in dialog.count_label.text()
+    dialog.sample.setValue(7)
+    assert "<b>7</b> images" in dialog.count_label.text()
+    dialog.sample.setValue(61)
+    assert "more than the 60 combinations" in dialog.count_label.text()
+    dialog.sample.setValue(0)
+    dialog.sizes.setText("big")
+    assert "not a number" in dialog.count_label.text()
+    dialog.sizes.setText("1")
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(disk_label_map(64, 0.3)).save(folder / f"m{i}.png")
+    dialog.use_folder.setChecked(True)
+    assert "choose the masks" in dialog.count_label.text()
+    dialog.mask_folder.setText(str(folder))
+    dialog.mask_folder.editingFinished.emit()
+    assert "<b>24</b> images" in dialog.count_label.text()  # 4 masks x 2 tones x 3 seeds
+
+
+def test_a_blank_canvas_is_not_offered_to_a_skin_model(qtbot, tmp_path):
+    path = write_model(tmp_path / "model", GeneratorSpec(ngf=4), skin_card())
+    dlg = ExportDialog(None, str(path), np.zeros((256, 256), np.uint8), (0x8E, 0x63, 0x49))
+    qtbot.addWidget(dlg)
+    assert not dlg.use_canvas.isEnabled() and dlg.use_random.isChecked()
+    assert "no lesion" in dlg.use_canvas.toolTip()

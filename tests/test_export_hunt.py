@@ -4,7 +4,6 @@ state and settings. Each test failed before its fix."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

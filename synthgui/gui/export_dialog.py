@@ -3,6 +3,7 @@ thread with progress, rate and ETA, and can be cancelled (the folder stays resum
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -128,8 +129,11 @@ class ExportDialog(QDialog):
         s = QVBoxLayout(source)
         self.use_canvas = QRadioButton("Current canvas")
         self.use_folder = QRadioButton("Folder of masks or projects:")
-        self.use_canvas.setEnabled(self.label_map is not None)
-        (self.use_canvas if self.label_map is not None else self.use_folder).setChecked(True)
+        canvas_usable = self.label_map is not None and not self._canvas_is_blank()
+        self.use_canvas.setEnabled(canvas_usable)
+        if self.label_map is not None and not canvas_usable:
+            self.use_canvas.setToolTip("The canvas has no lesion, and this model renders nothing useful without one: "
+                                       "draw one, or export random geometry")
         self.mask_folder = QLineEdit()
         browse_masks = QPushButton("Browse...")
         browse_masks.clicked.connect(lambda: self._browse(self.mask_folder))
@@ -155,6 +159,10 @@ class ExportDialog(QDialog):
         s.addLayout(row)
         s.addLayout(random_row)
         layout.addWidget(source)
+        if canvas_usable:
+            self.use_canvas.setChecked(True)
+        else:  # a blank canvas: proposed lesions are the useful default
+            (self.use_random if self.label_map is not None else self.use_folder).setChecked(True)
 
         sweep = QGroupBox("Sweep (every combination)")
         form = QFormLayout(sweep)
@@ -213,6 +221,9 @@ class ExportDialog(QDialog):
         self.mode.addItems(["reference", "deterministic", "eval"])
         self.mode.setCurrentText(self.card.default_mode)
         form.addRow("Test-time mode", self.mode)
+        self.count_label = QLabel()
+        self.count_label.setToolTip("How many images the export makes: masks times the sweep's combinations")
+        form.addRow("Images", self.count_label)
         layout.addWidget(sweep)
 
         output = QGroupBox("Output")
@@ -257,11 +268,66 @@ class ExportDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
         layout.addWidget(self.buttons)
+        self._folder_masks: int | None = None
+        for radio in (self.use_canvas, self.use_folder, self.use_random):
+            radio.toggled.connect(self._update_count)
+        for box in (*self.tone_boxes.values(), self.current_tone):
+            box.toggled.connect(self._update_count)
+        for edit in (self.sizes, self.locations, self.rotations):
+            edit.textChanged.connect(self._update_count)
+        for spin in (self.random_count, self.seeds, self.sample):
+            spin.valueChanged.connect(self._update_count)
+        self.conditions.itemChanged.connect(self._update_count)
+        self.mask_folder.editingFinished.connect(self._count_folder)
+        self._update_count()
+
+    def _canvas_is_blank(self) -> bool:
+        """No lesion on a skin model's canvas: every training image showed one (as the studio's hint says)."""
+        return self.card.uses_skin_tone and self.label_map is not None and not self.label_map.any()
+
+    def _count_folder(self) -> None:
+        """Listed once the folder is typed or browsed, not on every key: a big folder takes a moment."""
+        from ..core.errors import SynthguiError
+        from ..core.export import folder_sources
+
+        folder = self.mask_folder.text().strip()
+        try:
+            self._folder_masks = len(folder_sources(folder)) if folder else None
+        except SynthguiError:
+            self._folder_masks = None
+        self._update_count()
+
+    def image_count(self) -> int | None:
+        """Images the export will make with the settings as they are; None while the masks are unknown."""
+        masks = 1 if self.use_canvas.isChecked() else self.random_count.value() if self.use_random.isChecked() \
+            else self._folder_masks
+        if masks is None:
+            return None
+        sweep = self.sweep()  # raises on a setting that is not valid
+        sweep.validate()
+        full = masks * math.prod(len(axis) for axis in sweep.axes())
+        if sweep.sample is not None and sweep.sample > full:
+            from ..core.errors import SynthguiError
+
+            raise SynthguiError(f"a random sample of {sweep.sample} is more than the {full} combinations")
+        return full if sweep.sample is None else sweep.sample
+
+    def _update_count(self, *_args) -> None:
+        from ..core.errors import SynthguiError
+
+        try:
+            count = self.image_count()
+        except SynthguiError as exc:
+            self.count_label.setText(f"<span style='color:#c62828'>{exc}</span>")
+            return
+        self.count_label.setText("choose the masks" if count is None else f"<b>{count:,}</b> image{'s' if count != 1 else ''}")
 
     def _browse(self, target: QLineEdit) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a folder", target.text())
         if folder:
             target.setText(folder)
+            if target is self.mask_folder:
+                self._count_folder()
 
     # --- settings -> export ---------------------------------------------------------------------------
 
