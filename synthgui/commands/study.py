@@ -145,9 +145,11 @@ def run_analyze(args: argparse.Namespace) -> int:
                          f"Turing test {key.study_id}")
     p = analysis.pooled
     if p.n:
+        cluster = (f"; readers and images resampled {p.cluster_ci[0]:.3f}-{p.cluster_ci[1]:.3f}" if p.cluster_ci
+                   else "")
         print(f"positive class = synthetic; {len(analysis.readers)} reader(s), {p.n} scored reading(s); "
-              f"pooled accuracy {p.accuracy.estimate:.3f} (Wilson {p.accuracy.wilson[0]:.3f}-{p.accuracy.wilson[1]:.3f}), "
-              f"p={p.p_value:.3g} vs 0.5")
+              f"pooled accuracy {p.accuracy.estimate:.3f} (as if readings were independent: "
+              f"Wilson {p.accuracy.wilson[0]:.3f}-{p.accuracy.wilson[1]:.3f}, p={p.p_value:.3g} {p.test}{cluster})")
     else:
         print(f"{len(analysis.readers)} reader(s), no answered scored reading (every case timed out or was not "
               "shown): no accuracy to report")

@@ -4,8 +4,13 @@ score is +confidence for a "synthetic" call and -confidence for a "real" call.
 
 Library calls do the statistics (scipy's exact binomial test and bootstrap, statsmodels'
 confidence intervals, kappas and logistic regression); this module only arranges the data.
-Pooled figures treat every reading as independent (readers and cases are not): the .imrmc export
-is there for a random-reader, random-case MRMC analysis in iMRMC or RJafroc.
+Chance: with as many real as synthetic readings, accuracy is tested against 0.5 (exact binomial);
+with unequal numbers a reader who calls everything the larger class beats 0.5 without telling the
+classes apart, so the test is then Fisher's exact test of call against truth, and the balanced
+accuracy (mean of sensitivity and specificity, 0.5 by chance whatever the mix) is reported.
+The pooled Wilson / exact intervals and p-value treat every reading as independent (readers and
+images are not); the pooled accuracy also gets a two-way cluster bootstrap interval, and the
+.imrmc export is there for a random-reader, random-case MRMC analysis in iMRMC or RJafroc.
 """
 
 from __future__ import annotations
@@ -44,7 +49,9 @@ class ReaderStats:
     n: int
     timed_out: int  # scored cases with no answer: the time ran out, or the image could not be shown
     accuracy: Proportion
-    p_value: float | None  # exact two-sided binomial test of accuracy against 0.5
+    p_value: float | None  # two-sided test of no discrimination: see `test`
+    test: str | None  # "binomial vs 0.5" (as many real as synthetic readings) or "Fisher exact" (unequal)
+    balanced_accuracy: float | None  # (sensitivity + specificity) / 2
     sensitivity: Proportion
     specificity: Proportion
     auc: float | None
@@ -53,6 +60,7 @@ class ReaderStats:
     median_rt_ms: float | None
     median_rt_ms_real: float | None
     median_rt_ms_synthetic: float | None
+    cluster_ci: tuple[float, float] | None = None  # pooled accuracy: readers and images resampled
 
 
 @dataclass
@@ -98,7 +106,8 @@ def proportion(k: int, n: int) -> Proportion:
 
     if n == 0:
         return Proportion(k, n, None, None, None)
-    wilson = tuple(float(x) for x in proportion_confint(k, n, alpha=0.05, method="wilson"))
+    lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+    wilson = (0.0 if k == 0 else float(lo), 1.0 if k == n else float(hi))  # exact ends, not 0.9999999999999999
     exact = tuple(float(x) for x in proportion_confint(k, n, alpha=0.05, method="beta"))
     return Proportion(k, n, k / n, wilson, exact)
 
@@ -140,9 +149,52 @@ def roc_points(scores_syn: np.ndarray, scores_real: np.ndarray) -> Roc:
     return Roc(fpr, tpr)
 
 
-def reader_stats(name: str, rows: list[tuple[Judgment, str]]) -> ReaderStats:
-    from scipy.stats import binomtest
+def chance_test(syn_called: int, n_syn: int, real_called: int, n_real: int) -> tuple[float | None, str | None]:
+    """Two-sided test of "the reader cannot tell real from synthetic".
 
+    With as many real as synthetic readings chance accuracy is 0.5 whatever the reader's bias, and the
+    exact binomial test of accuracy against 0.5 is the usual Turing-test statistic. With unequal
+    numbers chance accuracy depends on how often the reader says "synthetic", so the test is Fisher's
+    exact test of independence between call and truth (conditional on both margins).
+    """
+    from scipy.stats import binomtest, fisher_exact
+
+    n = n_syn + n_real
+    if n == 0:
+        return None, None
+    if n_syn == n_real:
+        return float(binomtest(syn_called + real_called, n, 0.5).pvalue), "binomial vs 0.5"
+    table = [[syn_called, n_syn - syn_called], [n_real - real_called, real_called]]
+    return float(fisher_exact(table).pvalue), "Fisher exact"
+
+
+def cluster_bootstrap_accuracy(rows: list[tuple[Judgment, str]], seed: int = 0,
+                               n_boot: int = N_BOOT) -> tuple[float, float] | None:
+    """Percentile CI of pooled accuracy from a two-way ("pigeonhole") bootstrap: readers and images
+    are resampled independently, so the interval allows for readers differing in skill and images in
+    difficulty (Owen 2007; slightly conservative). Readings are not independent: Wilson's is too narrow."""
+    answered = [(j.reader_id, j.case_id, float(j.call == t)) for j, t in rows if j.call is not None]
+    readers = sorted({r for r, _, _ in answered})
+    cases = sorted({c for _, c, _ in answered})
+    if len(cases) < 2:
+        return None
+    ri = {r: i for i, r in enumerate(readers)}
+    ci = {c: i for i, c in enumerate(cases)}
+    correct = np.zeros((len(readers), len(cases)))
+    seen = np.zeros_like(correct)
+    for r, c, ok in answered:
+        correct[ri[r], ci[c]] = ok
+        seen[ri[r], ci[c]] = 1.0
+    rng = np.random.default_rng(seed)
+    wr = rng.multinomial(len(readers), np.full(len(readers), 1 / len(readers)), size=n_boot).astype(float)
+    wc = rng.multinomial(len(cases), np.full(len(cases), 1 / len(cases)), size=n_boot).astype(float)
+    num = np.einsum("br,rc,bc->b", wr, correct, wc)
+    den = np.einsum("br,rc,bc->b", wr, seen, wc)
+    acc = num[den > 0] / den[den > 0]
+    return float(np.percentile(acc, 2.5)), float(np.percentile(acc, 97.5))
+
+
+def reader_stats(name: str, rows: list[tuple[Judgment, str]]) -> ReaderStats:
     answered = [(j, t) for j, t in rows if j.call is not None]
     timed_out = len(rows) - len(answered)
     n = len(answered)
@@ -152,6 +204,9 @@ def reader_stats(name: str, rows: list[tuple[Judgment, str]]) -> ReaderStats:
     s_syn = np.array([signed_score(j) for j in syn])
     s_real = np.array([signed_score(j) for j in real])
     auc = float(auc_of(s_syn, s_real)) if len(syn) and len(real) else None
+    sens = proportion(sum(j.call == "synthetic" for j in syn), len(syn))
+    spec = proportion(sum(j.call == "real" for j in real), len(real))
+    p_value, test = chance_test(sens.k, sens.n, spec.k, spec.n)
 
     def med(js: list[Judgment]) -> float | None:
         v = [j.rt_ms for j in js if j.rt_ms is not None]
@@ -159,9 +214,9 @@ def reader_stats(name: str, rows: list[tuple[Judgment, str]]) -> ReaderStats:
 
     return ReaderStats(
         reader=name, n=n, timed_out=timed_out, accuracy=proportion(correct, n),
-        p_value=float(binomtest(correct, n, 0.5).pvalue) if n else None,
-        sensitivity=proportion(sum(j.call == "synthetic" for j in syn), len(syn)),
-        specificity=proportion(sum(j.call == "real" for j in real), len(real)),
+        p_value=p_value, test=test,
+        balanced_accuracy=(sens.estimate + spec.estimate) / 2 if sens.n and spec.n else None,
+        sensitivity=sens, specificity=spec,
         auc=auc, auc_ci=auc_ci(s_syn, s_real) if auc is not None else None,
         roc=roc_points(s_syn, s_real) if auc is not None else None,
         median_rt_ms=med([j for j, _ in answered]), median_rt_ms_real=med(real), median_rt_ms_synthetic=med(syn),
@@ -193,26 +248,41 @@ def _fleiss(matrix: np.ndarray) -> float:
         return float(fleiss_kappa(table, method="fleiss"))
 
 
-def _cohen(a: np.ndarray, b: np.ndarray, ci: bool = True) -> tuple[float, tuple[float, float] | None]:
+def _cohen(a: np.ndarray, b: np.ndarray) -> tuple[float, tuple[float, float] | None]:
     from statsmodels.stats.inter_rater import cohens_kappa
 
     table = np.zeros((2, 2))
     np.add.at(table, (a, b), 1)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if not ci:  # the kappa alone, for bootstrap resamples
-            return float(cohens_kappa(table, return_results=False)), None
         res = cohens_kappa(table)
-    ci = (float(res.kappa_low), float(res.kappa_upp))
-    return float(res.kappa), (None if any(map(math.isnan, ci)) else ci)
+    if math.isnan(res.kappa) or not res.std_kappa > 0:  # undefined, or a zero SE at kappa = 1: no interval
+        return float(res.kappa), None
+    return float(res.kappa), (max(-1.0, float(res.kappa_low)), min(1.0, float(res.kappa_upp)))
 
 
 def _bootstrap_cases(stat, n_cases: int, seed: int = 0, n_boot: int = N_BOOT) -> tuple[float, float] | None:
     """Percentile CI from resampling cases (rows) with replacement; degenerate resamples are skipped."""
     rng = np.random.default_rng(seed)
-    values = np.array([stat(rng.integers(0, n_cases, n_cases)) for _ in range(n_boot)])
+    return _percentile_ci(np.array([stat(rng.integers(0, n_cases, n_cases)) for _ in range(n_boot)]), n_boot)
+
+
+def _cohen_bootstrap(a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = N_BOOT) -> tuple[float, float] | None:
+    """``_bootstrap_cases`` of Cohen's kappa, all resamples at once: (p_o - p_e) / (1 - p_e) on two
+    binary raters is the 2 x 2 table's kappa, and a study with 20 readers has 190 pairs to resample."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), (n_boot, len(a)))
+    ra, rb = a[idx], b[idx]
+    p_a, p_b = ra.mean(axis=1), rb.mean(axis=1)
+    p_o = (ra == rb).mean(axis=1)
+    p_e = p_a * p_b + (1 - p_a) * (1 - p_b)
+    with np.errstate(all="ignore"):
+        return _percentile_ci((p_o - p_e) / (1 - p_e), n_boot)
+
+
+def _percentile_ci(values: np.ndarray, n_boot: int) -> tuple[float, float] | None:
     values = values[np.isfinite(values)]
-    if len(values) < n_boot // 2:
+    if len(values) < n_boot // 2 or values.min() == values.max():  # e.g. perfect agreement in every resample
         return None
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
@@ -242,7 +312,7 @@ def agreement(rows: list[tuple[Judgment, str]], readers: list[str]) -> list[Agre
             a = np.array([calls[c][readers[i]] for c in both])
             b = np.array([calls[c][readers[k]] for c in both])
             kap, asym = _cohen(a, b)
-            boot = _bootstrap_cases(lambda idx: _cohen(a[idx], b[idx], ci=False)[0], len(both))
+            boot = _cohen_bootstrap(a, b)
             out.append(Agreement(f"cohen {readers[i]} vs {readers[k]}", None if math.isnan(kap) else kap, boot,
                                  len(both), asym))
     return out
@@ -282,6 +352,7 @@ def analyse(judgments: list[Judgment], truth: dict[str, str], study_id: str = ""
     readers = sorted({j.reader_id for j, _ in rows})
     per_reader = [reader_stats(r, [(j, t) for j, t in rows if j.reader_id == r]) for r in readers]
     pooled = reader_stats("pooled", rows)
+    pooled.cluster_ci = cluster_bootstrap_accuracy(rows)
     images = []
     for case_id in sorted({j.case_id for j, _ in rows}):
         calls = [j for j, _ in rows if j.case_id == case_id and j.call is not None]
@@ -292,8 +363,15 @@ def analyse(judgments: list[Judgment], truth: dict[str, str], study_id: str = ""
     bins, slope = by_position(rows)
     notes = [f"Positive class = {POSITIVE_CLASS}: sensitivity = synthetic images called synthetic, "
              "specificity = real images called real, ROC score = +confidence (synthetic call) / -confidence (real call).",
-             "Pooled figures treat readings as independent; for random readers and cases use the .imrmc export "
+             "Pooled Wilson / exact intervals and p-value treat readings as if independent (they are not: the same "
+             "readers and the same images recur), so they are too narrow / too small when readers differ in skill "
+             "or images in difficulty. The pooled accuracy's cluster bootstrap interval (readers and images "
+             "resampled) allows for that; for random readers and cases use the .imrmc export "
              "(iMRMC, RJafroc StSingleTreatmentRandomReader with fomNh=0.5)."]
+    if any(r.test == "Fisher exact" for r in per_reader + [pooled]):
+        notes.append("Unequal numbers of real and synthetic readings: accuracy is not compared with 0.5 (calling "
+                     "everything the larger class would beat it); p-values are from Fisher's exact test of call "
+                     "against truth, and the balanced accuracy (mean of sensitivity and specificity) has chance 0.5.")
     unscored = len({j.case_id for j, _ in rows}) < len([c for c in truth])
     if unscored:
         notes.append("Not every case in the key was judged by someone (sessions unfinished).")

@@ -82,6 +82,10 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return "n/a" if ci is None else f"{ci[0]:.3f}–{ci[1]:.3f}"
 
 
+def _p(p: float | None) -> str:
+    return "n/a" if p is None else "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
 def _prop(p: Proportion) -> str:
     return f"{_fmt(p.estimate)} ({p.k}/{p.n}; Wilson {_ci(p.wilson)}; exact {_ci(p.clopper_pearson)})"
 
@@ -153,7 +157,13 @@ def html_report(analysis: Analysis, audits: list[dict], title: str) -> str:
     esc = html.escape
     rows = []
     for r in analysis.readers + [analysis.pooled]:
-        rows.append(f"<tr><td>{esc(r.reader)}</td><td>{r.n}</td><td>{_prop(r.accuracy)}</td><td>{_fmt(r.p_value, 4)}</td>"
+        name = esc(r.reader)
+        acc = _prop(r.accuracy)
+        if r is analysis.pooled:
+            name += " (Wilson, exact and p as if independent)"
+            acc += f"; cluster bootstrap {_ci(r.cluster_ci)}"
+        rows.append(f"<tr><td>{name}</td><td>{r.n}</td><td>{acc}</td><td>{_fmt(r.balanced_accuracy)}</td>"
+                    f"<td>{esc(_p(r.p_value))} ({esc(r.test or 'n/a')})</td>"
                     f"<td>{_prop(r.sensitivity)}</td><td>{_prop(r.specificity)}</td>"
                     f"<td>{_fmt(r.auc)} ({_ci(r.auc_ci)})</td><td>{_fmt(r.median_rt_ms, 0)}</td><td>{r.timed_out}</td></tr>")
     agree = "".join(f"<tr><td>{esc(a.kind)}</td><td>{_fmt(a.kappa)}</td><td>{_ci(a.ci)}</td>"
@@ -177,9 +187,17 @@ td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}}.wa
 .pos{{background:#eef;padding:.5em 1em;border-left:4px solid #336}}</style></head><body>
 <h1>{esc(title)}</h1>
 <p class=pos><b>Positive class = {POSITIVE_CLASS}.</b> Sensitivity = synthetic images called synthetic; specificity =
-real images called real; accuracy is tested against 0.5 with an exact two-sided binomial test; ROC from the
-confidence-signed score (+confidence for a synthetic call, −confidence for a real call), AUC CI by stratified bootstrap.</p>
-<h2>Readers</h2><table><tr><th>reader</th><th>n</th><th>accuracy</th><th>p vs 0.5</th><th>sensitivity</th>
+real images called real; balanced accuracy = their mean. Chance: with as many real as synthetic readings,
+accuracy is tested against 0.5 (exact two-sided binomial test); with unequal numbers, where calling everything the
+larger class beats 0.5, by Fisher's exact two-sided test of call against truth. Intervals are 95%: Wilson and
+exact (Clopper-Pearson). ROC from the confidence-signed score (+confidence for a synthetic call, −confidence for a
+real call), AUC CI by stratified bootstrap over cases. Unanswered cases (timed out or image not shown) are left out
+of every figure and counted in their own column.</p>
+<p>The pooled row's Wilson and exact intervals and p-value treat all readings as if independent; the same readers
+and images recur, so they are too narrow (too small) when readers differ in skill or images in difficulty. Its
+cluster bootstrap interval resamples readers and images and allows for that.</p>
+<h2>Readers</h2><table><tr><th>reader</th><th>n</th><th>accuracy</th><th>balanced accuracy</th>
+<th>p, no discrimination (test)</th><th>sensitivity</th>
 <th>specificity</th><th>AUC (95% CI)</th><th>median RT ms</th><th>unanswered (timed out or image not shown)</th></tr>{''.join(rows)}</table>
 <h2>Accuracy with 95% Wilson intervals</h2>{svg_accuracy(analysis.readers + [analysis.pooled])}
 <h2>ROC per reader</h2>{svg_roc(analysis.readers + [analysis.pooled])}
