@@ -70,7 +70,7 @@ def _weights_for_card(card_path: Path) -> Path | None:
         declared = json.loads(card_path.read_text(encoding="utf-8")).get("weights", "")
     except (OSError, ValueError, AttributeError):
         declared = ""
-    if declared:
+    if declared and isinstance(declared, str):  # a hand-edited card may name anything here
         candidate = card_path.parent / declared
         if candidate.is_file():
             return candidate
@@ -82,18 +82,29 @@ def _weights_for_card(card_path: Path) -> Path | None:
 
 
 def list_models() -> list[ModelEntry]:
+    """Bundled, then user models; a folder that cannot be read lists nothing rather than failing
+    the picker (and with it the window) or the CLI."""
     entries: list[ModelEntry] = []
     for source, folder in (("bundled", bundled_models_dir()), ("user", user_models_dir())):
-        if not folder.is_dir():
+        try:
+            entries.extend(_models_in(folder, source))
+        except OSError:
             continue
-        seen: set[Path] = set()
-        for card in sorted(folder.glob("*.json")):
-            weights = _weights_for_card(card)
-            if weights is not None:
-                seen.add(weights)
-                entries.append(ModelEntry(card.stem, weights, card, source))
-        for weights in sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and p not in seen):
-            entries.append(ModelEntry(weights.stem, weights, None, source))
+    return entries
+
+
+def _models_in(folder: Path, source: str) -> list[ModelEntry]:
+    if not folder.is_dir():
+        return []
+    entries: list[ModelEntry] = []
+    seen: set[Path] = set()
+    for card in sorted(folder.glob("*.json")):
+        weights = _weights_for_card(card)
+        if weights is not None:
+            seen.add(weights)
+            entries.append(ModelEntry(card.stem, weights, card, source))
+    for weights in sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and p not in seen):
+        entries.append(ModelEntry(weights.stem, weights, None, source))
     return entries
 
 

@@ -33,6 +33,7 @@ GESTURES = (
     ("Pan", "Middle-drag, Space+drag or Wheel"),
     ("Window/level of a grey DICOM underlay", "Right-drag"),
     ("Close a polygon", "Double-click or Enter"),
+    ("Cancel a polygon", "Esc"),
     ("Select a lesion (move tool)", "Click on it"),
     ("New variation (render panel)", "N"),
 )
@@ -61,7 +62,9 @@ def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str, str]]:
             if action.menu() is not None:
                 walk(action.menu(), title)
                 continue
-            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts() if _typable(k))
+            # once each: a standard key may repeat one added beside it (Redo is Ctrl+Y on Windows)
+            keys = ", ".join(dict.fromkeys(k.toString(QKeySequence.SequenceFormat.NativeText)
+                                           for k in action.shortcuts() if _typable(k)))
             if keys and not action.isSeparator():
                 rows.append((title, action.text().replace("&", "").rstrip("."), keys))
 

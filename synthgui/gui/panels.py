@@ -23,6 +23,20 @@ def _swatch_style(rgb: tuple[int, int, int]) -> str:
            f" QToolButton:checked {{ border: 3px solid palette(highlight); }}"
 
 
+class ModelCombo(QComboBox):
+    """The toolbar's model picker. Its list is refreshed as it opens (a model copied into the models
+    folder meanwhile is there), and a wheel turn over the toolbar does not load the next model."""
+
+    about_to_show = Signal()
+
+    def showPopup(self) -> None:  # noqa: N802
+        self.about_to_show.emit()
+        super().showPopup()
+
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        event.ignore()
+
+
 class PalettePanel(QGroupBox):
     """One button per class of the model card, in its colour; digits are taken by tools, so a click picks."""
 

@@ -1,4 +1,4 @@
-"""Where the studio keeps its preferences (last model, tool, brush size, window layout).
+"""Where the studio keeps its preferences (last model, tool, brush size, view mode, window layout).
 
 An INI file in the user's config folder, so tests can point ``QSettings.setPath`` at a temporary one.
 """
@@ -14,6 +14,15 @@ MAX_RECENT = 8
 
 def app_settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+
+
+def int_value(key: str, default: int, settings: QSettings | None = None) -> int:
+    """An integer preference; a hand-edited or corrupt value gives the default instead of failing the start."""
+    value = (settings or app_settings()).value(key, default)
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return default
 
 
 def recent(key: str) -> list[str]:

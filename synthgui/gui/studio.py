@@ -18,9 +18,9 @@ from synthgui.core.card import ModelCard
 
 from .actions import make_action, retint
 from .document import MaskDocument
-from .panels import CardPanel, LesionPanel, PalettePanel, RenderPanel, TonePanel, stacked
+from .panels import CardPanel, LesionPanel, ModelCombo, PalettePanel, RenderPanel, TonePanel, stacked
 from .rendering import ModelLoader, RenderBridge
-from .settings import app_settings
+from .settings import app_settings, int_value
 from .studio_files import StudioFiles
 from .studio_models import StudioModels
 from .views import TOOLS, CanvasView, PreviewView, ViewSync, qcolor
@@ -52,6 +52,8 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self._saved_settings: tuple | None = None  # the project's settings as saved or opened
         self._load_token = 0  # the newest model load; an older one that finishes later is dropped
         self._project_load_token = -1  # the newest load started by opening a project
+        self._pending_load: tuple | None = None  # (token, path, project) of the newest load until it ends
+        self._remembered_brush: tuple[str, int] | None = None  # (domain, size) from the last session, for its first model
         self._dicom = None
         self.last_image: np.ndarray | None = None
         self.last_error: str | None = None
@@ -212,6 +214,8 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         edit.addActions([self.act_undo, self.act_redo])
         view = mb.addMenu("&View")
         view.addActions([self.act_fit, self.act_100])
+        view.addSeparator()
+        view.addActions([dock.toggleViewAction() for dock in self.docks])  # a closed panel stays closed across starts
         self.model_menu = mb.addMenu("&Model")
         studio = mb.addMenu("&Studio")
         studio.addActions(list(self.tool_actions.values()))
@@ -238,10 +242,11 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         top.addSeparator()
         top.addActions([self.act_undo, self.act_redo])
         top.addSeparator()
-        self.model_combo = QComboBox()
+        self.model_combo = ModelCombo()
         self.model_combo.setMinimumContentsLength(16)
         self.model_combo.setToolTip("Bundled and recent models; the last entry opens any checkpoint")
         self.model_combo.activated.connect(self._model_combo_activated)
+        self.model_combo.about_to_show.connect(self._fill_model_combo)
         top.addWidget(QLabel(" Model "))
         top.addWidget(self.model_combo)
         top.addSeparator()
@@ -350,7 +355,11 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             self.restoreState(state)
         tool = str(s.value("studio/tool", "brush"))
         self.set_tool(tool if tool in TOOLS else "brush")
-        self.set_brush_size(int(s.value("studio/brush_size", 10)))
+        self.set_brush_size(int_value("studio/brush_size", 10, s))
+        self._remembered_brush = (str(s.value("studio/brush_domain", "")), self.brush_size.value())
+        self.view_mode.setCurrentIndex(max(0, self.view_mode.findData(str(s.value("studio/view_mode", "side")))))
+        self.overlay_opacity.setValue(int_value("studio/overlay_opacity", self.overlay_opacity.value(), s))
+        self.split_slider.setValue(int_value("studio/split", self.split_slider.value(), s))
 
     def save_settings(self) -> None:
         s = app_settings()
@@ -358,6 +367,10 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         s.setValue("window/state", self.saveState())
         s.setValue("studio/tool", self.canvas.tool)
         s.setValue("studio/brush_size", self.brush_size.value())
+        s.setValue("studio/brush_domain", self.card.domain if self.card is not None else "")
+        s.setValue("studio/view_mode", self.view_mode.currentData())
+        s.setValue("studio/overlay_opacity", self.overlay_opacity.value())
+        s.setValue("studio/split", self.split_slider.value())
         if self.model is not None:
             s.setValue("studio/last_model", str(self.model.entry.weights))
         s.sync()

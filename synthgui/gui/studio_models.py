@@ -46,6 +46,7 @@ class StudioModels:
         self._load_token += 1
         loader.signals.token = self._load_token
         loader.signals.project = project
+        self._pending_load = (self._load_token, str(path), project)  # what a device change reloads meanwhile
         if project is not None:
             self._project_load_token = self._load_token
         loader.signals.loaded.connect(self._model_loaded, Qt.ConnectionType.QueuedConnection)
@@ -68,6 +69,7 @@ class StudioModels:
         if self._superseded():
             self._fill_model_combo()
             return
+        self._pending_load = None
         old = self.bridge
         if old is not None:
             old.rendered.disconnect(self._rendered)
@@ -105,8 +107,12 @@ class StudioModels:
 
     def _model_load_failed(self, path: str, message: str) -> None:
         self._loading -= 1
+        previous = getattr(self.sender(), "previous_device", None)
+        if previous is not None and chosen_device() == getattr(self.sender(), "device", None):
+            app_settings().setValue("studio/device", previous)  # the model stays where it runs; so does the menu
         if self._superseded():
             return
+        self._pending_load = None
         name = Path(path).name
         self.show_error("Model could not be loaded", message if message.startswith(name) else f"{name}: {message}")
         self.model_failed.emit(message)
@@ -116,6 +122,7 @@ class StudioModels:
         """Palette, canvas size, tools and panels follow the model's domain and classes.
         ``opened_project``: the model of a project just opened, which brings its own mask."""
         previous, self.card = getattr(self, "card", None), card
+        old_size = self.doc.size
         display = card if card is not None else generic_card("no model")
         size = display.resolution if card is not None else 256
         lm = fitted_to_card(self.doc.label_map, display, size)
@@ -151,11 +158,23 @@ class StudioModels:
             self.tone_panel.set_tone(card.default_skin_tone, emit=False)
         zero = next((c.color for c in display.classes if c.id == 0), (0, 0, 0))
         self.set_background(self.tone_panel.tone if skin else zero)
-        if card is not None:
-            self.set_brush_size(DOMAIN_BRUSH.get(card.domain, self.brush_size.value()))
-        self.canvas.fit()
+        if card is not None:  # the domain's brush, unless the last session left one for this domain
+            remembered, self._remembered_brush = self._remembered_brush, None
+            same = remembered is not None and remembered[0] == card.domain
+            self.set_brush_size(remembered[1] if same else DOMAIN_BRUSH.get(card.domain, self.brush_size.value()))
+        self._keep_view(old_size)
         if card is None:
             self.statusBar().showMessage("No model loaded: use Model > Open model... to load a generator")
+
+    def _keep_view(self, old_size: tuple[int, int]) -> None:
+        """A fitted view stays fitted; a zoomed one keeps showing the same part of the image as large
+        (a device switch, or a model of another resolution), instead of jumping back to fit."""
+        if self.sync.fitted:
+            self.canvas.fit()
+            return
+        ratio = self.doc.size[0] / old_size[0]
+        if ratio != 1:
+            self.sync.set(self.sync.scale / ratio, self.sync.centre * ratio)
 
     def _fill_model_combo(self) -> None:
         self.model_combo.blockSignals(True)
@@ -206,11 +225,20 @@ class StudioModels:
             group.addAction(act)
 
     def set_device(self, device: str) -> None:
-        """Remember the device and reload the current model there (e.g. the CPU after a GPU runs out of memory).
-        A device this machine lacks gives the loader's message and keeps the model that is loaded."""
+        """Remember the device and reload the current model there (e.g. the CPU after a GPU runs out of memory);
+        a model still loading is the current one, and is loaded there instead. A device this machine lacks
+        gives the loader's message and keeps the model that is loaded, and the device it runs on."""
+        previous = chosen_device()
         app_settings().setValue("studio/device", device)
-        if self.model is not None:
+        pending = self._pending_load
+        if pending is not None and pending[0] == self._load_token:
+            self.load_model_path(pending[1], device, project=pending[2])
+        elif self.model is not None:
             self.load_model_path(str(self.model.entry.weights), device)
+        else:
+            return
+        self._loader.signals.device = device
+        self._loader.signals.previous_device = previous
 
     def _open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Generators (*.pth *.pt *.safetensors *.json);;All files (*)")

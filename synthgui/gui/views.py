@@ -38,15 +38,21 @@ class ViewSync(QObject):
     """Zoom and pan shared by the canvas and the preview: a scale and the image point at the centre."""
 
     changed = Signal()
+    MIN_SCALE, MAX_SCALE = 0.05, 64.0
 
     def __init__(self) -> None:
         super().__init__()
         self.scale = 1.0
         self.centre = QPointF(128, 128)
         self.fitted = True
+        self.views: list[ImageView] = []  # the views drawn through this transform
+
+    @classmethod
+    def clamped(cls, scale: float) -> float:
+        return float(min(cls.MAX_SCALE, max(cls.MIN_SCALE, scale)))
 
     def set(self, scale: float, centre: QPointF, fitted: bool = False) -> None:
-        self.scale = float(min(64.0, max(0.05, scale)))
+        self.scale = self.clamped(scale)
         self.centre = QPointF(centre)
         self.fitted = fitted
         self.changed.emit()
@@ -59,6 +65,7 @@ class ImageView(QWidget):
     def __init__(self, sync: ViewSync, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.sync = sync
+        sync.views.append(self)
         self.image_size = (256, 256)
         self._pan_from: QPointF | None = None
         self._pan_button = Qt.MouseButton.NoButton
@@ -83,10 +90,12 @@ class ImageView(QWidget):
         return inv.map(QPointF(pos))
 
     def fit(self) -> None:
+        """The whole image in every view sharing the transform (the canvas and the preview may differ in size)."""
         w, h = self.image_size
         if self.width() <= 1:
             return
-        scale = 0.96 * min(self.width() / w, self.height() / h)
+        views = [v for v in self.sync.views if v is self or (not v.isHidden() and v.width() > 1)]
+        scale = 0.96 * min(min(v.width() / w, v.height() / h) for v in views)
         self.sync.set(scale, QPointF(w / 2.0, h / 2.0), fitted=True)
 
     def actual_size(self) -> None:
@@ -106,9 +115,9 @@ class ImageView(QWidget):
             self.sync.set(self.sync.scale, self.sync.centre - d / self.sync.scale)
             event.accept()
             return
-        factor = 1.2 ** (event.angleDelta().y() / 120.0)
+        s = self.sync.clamped(self.sync.scale * 1.2 ** (event.angleDelta().y() / 120.0))
+        factor = s / self.sync.scale  # at the zoom limits the point under the cursor stays put too
         anchor = self.to_image(event.position())
-        s = self.sync.scale * factor
         c = self.sync.centre
         centre = QPointF(anchor.x() - (anchor.x() - c.x()) / factor, anchor.y() - (anchor.y() - c.y()) / factor)
         self.sync.set(s, centre)
