@@ -31,7 +31,12 @@ class LabelClass:
             from .skin_tones import parse_color
 
             color = parse_color(color)
-        return cls(id=int(data["id"]), name=str(data["name"]), color=tuple(int(c) for c in color))  # type: ignore[arg-type]
+        class_id, color = int(data["id"]), tuple(int(c) for c in color)
+        if not 0 <= class_id <= 255:  # label maps are uint8
+            raise ValueError(f"class id {class_id} is not in 0..255")
+        if len(color) != 3 or not all(0 <= c <= 255 for c in color):
+            raise ValueError(f"class colour {list(color)} is not three values in 0..255")
+        return cls(id=class_id, name=str(data["name"]), color=color)  # type: ignore[arg-type]
 
     def to_json(self) -> dict[str, Any]:
         from .skin_tones import to_hex

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -61,7 +62,9 @@ def _read_torch(path: Path) -> object:
         raise CheckpointError(f"{path.name}: not a PyTorch checkpoint (neither a zip archive nor a pickle; "
                               "was it saved with torch.save?)")
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
+            return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else ""
         if "global" in str(exc).lower():  # an object the weights-only unpickler refuses, e.g. a class
@@ -72,6 +75,11 @@ def _read_torch(path: Path) -> object:
             ) from None
         raise CheckpointError(f"{path.name}: not a PyTorch checkpoint ({detail})") from None
     except Exception as exc:  # a damaged file can fail in many ways inside the unpickler; all are the file's fault
+        if "TorchScript" in str(exc):  # torch.load refuses these under weights_only, with advice to drop it
+            raise CheckpointError(
+                f"{path.name}: refused to load: a TorchScript archive is a whole model with its code, not just "
+                "weights. Nothing in it was executed. Save the generator's state_dict() or convert it to .safetensors."
+            ) from None
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path.name}: not a readable PyTorch checkpoint ({msg})") from None
 
@@ -131,9 +139,23 @@ def infer_spec(state: "OrderedDict[str, torch.Tensor]", overrides: dict | None =
             f"not a pix2pix generator: neither a U-Net ('model.model.0.weight') nor a ResNet "
             f"('model.1.weight' 7x7) first layer was found (keys start: {sample})"
         )
-    allowed = {"dropout", "upsample", "norm", "kind", "ngf", "num_downs", "n_blocks", "input_nc", "output_nc"}
-    changes = {k: v for k, v in overrides.items() if k in allowed}
+    named = overrides.get("netG")
+    if named is not None and str(named).lower() != spec.name:
+        raise CheckpointError(f"the model card says the generator is {named!r} but the weights are a {spec.name}")
+    changes = {}
+    for key, value in overrides.items():
+        wanted = _OVERRIDE_TYPES.get(key)
+        if wanted is None:
+            continue
+        if type(value) is not wanted:  # exact: JSON true is no ngf, and 0 or "false" no dropout setting
+            raise CheckpointError(f"model card: architecture {key!r} must be {_TYPE_WORDS[wanted]}, not {value!r}")
+        changes[key] = value
     return spec.with_(**changes) if changes else spec
+
+
+_OVERRIDE_TYPES = {"dropout": bool, "upsample": str, "norm": str, "kind": str, "ngf": int, "num_downs": int,
+                   "n_blocks": int, "input_nc": int, "output_nc": int}
+_TYPE_WORDS = {bool: "true or false", str: "a string", int: "a whole number"}
 
 
 def _is_dcgan_state(state: dict) -> bool:
@@ -206,10 +228,19 @@ def drop_instance_norm_stats(state: "OrderedDict[str, torch.Tensor]", net: torch
                 del state[key]
 
 
+def add_batch_norm_counters(state: "OrderedDict[str, torch.Tensor]", net: torch.nn.Module) -> None:
+    """As PyTorch does for checkpoints saved before 0.4.1 (the reference's pretrained models): a
+    BatchNorm with running statistics but no ``num_batches_tracked`` gets a zero count."""
+    for owner, module in net.named_modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and f"{owner}.running_mean" in state:
+            state.setdefault(f"{owner}.num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+
 def load_into(net: torch.nn.Module, state: "OrderedDict[str, torch.Tensor]", name: str) -> None:
     """Strict load with a message that names the first layer that does not fit."""
     state = OrderedDict(state)
     drop_instance_norm_stats(state, net)
+    add_batch_norm_counters(state, net)
     own = net.state_dict()
     for key, value in state.items():
         if key in own and tuple(own[key].shape) != tuple(value.shape):

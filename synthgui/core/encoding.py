@@ -48,11 +48,15 @@ def _semantic_lut(label_map: np.ndarray, card: ModelCard, skin_tone: RGB | None)
         lut[1:] = 255
     if card.uses_skin_tone:
         lut[0] = skin_tone if skin_tone is not None else card.default_skin_tone
+    _check_classes(label_map, card)
+    return lut
+
+
+def _check_classes(label_map: np.ndarray, card: ModelCard) -> None:
     present = np.flatnonzero(np.bincount(label_map.ravel(), minlength=256))  # uint8: faster than np.unique
     unknown = np.setdiff1d(present, [c.id for c in card.classes] or [0, 1])
     if unknown.size:
         raise SynthguiError(f"label map has class ids {unknown.tolist()} that model {card.name!r} does not know")
-    return lut
 
 
 def _to_unit_range(channels_uint8: np.ndarray) -> np.ndarray:
@@ -79,11 +83,13 @@ def encode(
             return np.take(_to_unit_range(lut).T, lm, axis=1)
         rgb = lut[lm]
         if input_nc == 1:
-            # PIL 'L' conversion, as the reference's Grayscale(1) transform does.
+            # PIL 'L' conversion (its fixed-point ITU-R 601 weights), as the reference's Grayscale(1) does.
             c = rgb.astype(np.uint32)
-            grey = (c[..., 0] * 299 + c[..., 1] * 587 + c[..., 2] * 114 + 500) // 1000
+            grey = (c[..., 0] * 19595 + c[..., 1] * 38470 + c[..., 2] * 7471 + 0x8000) >> 16
             return _to_unit_range(grey.astype(np.uint8))[None]
         raise SynthguiError(f"a {kind} encoding makes 1 or 3 channels, the generator takes {input_nc}")
+    if kind in ("onehot", "channels"):
+        _check_classes(lm, card)
     if kind == "onehot":
         ids = [c.id for c in sorted(card.classes, key=lambda c: c.id)]
         if len(ids) != input_nc:

@@ -60,9 +60,13 @@ def select_device(requested: str | None = "auto") -> torch.device:
     try:
         device = torch.device(requested)
     except RuntimeError:
-        raise SynthguiError(f"unknown device {requested!r} (use auto, cpu, cuda, cuda:N or mps)") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):  # torch also names devices synthgui never runs on
+        raise SynthguiError(f"unknown device {requested!r} (use auto, cpu, cuda, cuda:N or mps)")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SynthguiError("CUDA was requested but no CUDA GPU is available to PyTorch here")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise SynthguiError(f"{requested} was requested but PyTorch sees {torch.cuda.device_count()} CUDA GPU(s) here")
     if device.type == "mps" and "mps" not in available_devices():
         raise SynthguiError("MPS was requested but Apple's Metal backend is not available here")
     return device

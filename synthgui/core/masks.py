@@ -52,8 +52,9 @@ def _wide_grey_to_rgb(values: np.ndarray) -> np.ndarray:
 def label_map_from_array(arr: np.ndarray, card: ModelCard, source: str = "mask") -> np.ndarray:
     """Turn a mask image into class ids using the card's colours.
 
-    Grey images: values that are all class ids are taken as ids; otherwise >= 128 is the first
-    foreground class (binary masks, also JPEG-blurred ones). Colour images must use the card's
+    Grey images: values that are all class ids are taken as ids, values that are all the card's grey
+    class colours (an MRI card's, say) as those classes; otherwise >= 128 is the first foreground
+    class (binary masks, also JPEG-blurred ones). Colour images must use the card's
     class colours exactly; any other colour is an error that names it.
     """
     fg = card.foreground_classes
@@ -76,6 +77,12 @@ def label_map_from_array(arr: np.ndarray, card: ModelCard, source: str = "mask")
             known = ", ".join(f"{c.id} {c.name}" for c in card.classes)
             raise MaskError(f"{source}: class id(s) {', '.join(map(str, unknown))} (e.g. at x={x}, y={y}) are not "
                             f"classes of model {card.name!r}, which knows {known}")
+    by_grey = {c.color[0]: c.id for c in card.classes if c.color[0] == c.color[1] == c.color[2]}
+    if len(values) > 1 and set(values.tolist()) <= set(by_grey):  # drawn in the card's own grey class colours
+        lut = np.zeros(256, np.uint8)
+        for level, class_id in by_grey.items():
+            lut[level] = class_id
+        return lut[grey]
     return np.where(grey >= 128, first_fg, 0).astype(np.uint8)
 
 

@@ -123,10 +123,11 @@ def resolve_model(name_or_path: str | os.PathLike) -> ModelEntry:
         return ModelEntry(path.stem, weights, path, "file")
     if path.suffix in WEIGHT_SUFFIXES or path.exists():
         if path.is_dir():
-            found = [p for p in path.iterdir() if p.name.endswith("net_G.pth") or p.suffix in WEIGHT_SUFFIXES]
+            # a reference run folder holds the discriminator beside the generator: never take it
+            found = [p for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES and not p.stem.endswith("net_D")]
             if not found:
                 raise SynthguiError(f"no weights file (.pth, .pt, .safetensors) in folder {path}")
-            path = sorted(found, key=lambda p: (not p.name.startswith("latest"), p.name))[0]
+            path = sorted(found, key=lambda p: (not p.stem.endswith("net_G"), not p.name.startswith("latest"), p.name))[0]
         if not path.is_file():
             raise SynthguiError(f"model file not found: {path}")
         return ModelEntry(path.stem, path, card_path_for(path), "file")

@@ -61,7 +61,10 @@ def load_model(name_or_path: str | os.PathLike) -> LoadedModel:
             "(background black, lesion white); write a card to set classes, colours and skin tone"
         )
     state = read_state_dict(entry.weights)
-    overrides = card.architecture if isinstance(card.architecture, dict) else {}
+    if isinstance(card.architecture, dict):
+        overrides = card.architecture
+    else:  # "inferred", or a reference --netG name such as "unet_256" that the weights must match
+        overrides = {} if card.architecture in ("inferred", "") else {"netG": card.architecture}
     spec = infer_spec(state, overrides)
     try:
         net = build_generator(spec)
@@ -77,6 +80,8 @@ def load_model(name_or_path: str | os.PathLike) -> LoadedModel:
         card.resolution = 256 if spec.kind == "unet" and spec.num_downs <= 8 else card.resolution
         if spec.kind == "unet":
             card.resolution = max(card.resolution, spec.size_multiple)
+    if card.resolution < spec.min_size:
+        raise CheckpointError(f"{card.name}: resolution {card.resolution} is below the {spec.min_size} that {spec.name} needs")
     if card.resolution % spec.size_multiple:
         raise CheckpointError(
             f"{card.name}: resolution {card.resolution} is not a multiple of {spec.size_multiple} as {spec.name} needs"

@@ -50,6 +50,12 @@ class GeneratorSpec:
             return 1  # takes a noise vector, not an image
         return 2**self.num_downs if self.kind == "unet" else 4
 
+    @property
+    def min_size(self) -> int:
+        """The smallest input side: a ResNet's blocks reflect-pad a map of a quarter of it by one
+        pixel, which needs two pixels (and batch statistics need more than one value)."""
+        return 8 if self.kind == "resnet" else self.size_multiple
+
     def with_(self, **changes) -> "GeneratorSpec":
         return replace(self, **changes)
 
