@@ -306,3 +306,40 @@ def test_cancel_stops_the_privacy_check_on_the_worker(tmp_path, monkeypatch):
     worker = ExportWorker("model.pth", str(tmp_path), None, privacy_dir=str(tmp_path))
     worker.cancel.set()
     assert worker._privacy_check(tmp_path) == "; privacy check cancelled" and len(calls) == 1
+
+
+def test_a_cancelled_canvas_export_can_be_finished_from_a_reopened_dialog(qtbot, tmp_path, monkeypatch):
+    """After Cancel the dialog says "Start the export again on the same folder to finish it". The
+    studio opens a fresh dialog each time (default sweep, First seed = the studio's seed now), so
+    choosing the same folder is refused as "an export with other sweep" unless every setting is
+    typed in again from memory. Now the dialog asks, and finishes the export with its own settings."""
+    pytest.importorskip("pytestqt")
+    from synthgui.gui.export_dialog import ExportDialog
+
+    path = write_model(tmp_path / "model", GeneratorSpec(ngf=4), skin_card())
+    canvas, tone = disk_label_map(256, 0.2), (0x8E, 0x63, 0x49)
+    out = tmp_path / "out"
+
+    first = ExportDialog(None, str(path), canvas, tone, seed=7)
+    qtbot.addWidget(first)
+    first.seeds.setValue(3)
+    first.mode.setCurrentText("eval")
+    first._job_factory(out)(load_model(path))  # the export begun (and cancelled before any image)
+    assert manifest.read_plan(out)["total"] == 3
+
+    again = ExportDialog(None, str(path), canvas, tone, seed=8)  # reopened later: the studio's seed moved on
+    qtbot.addWidget(again)
+    again.out_dir.setText(str(out))
+    asked = []
+    monkeypatch.setattr(again, "ask_to_finish", lambda text: asked.append(text) or False)
+    again.start()  # "No": nothing starts
+    assert not again.is_running() and "another folder" in again.last_message
+    assert "unfinished export (0 of 3 images)" in asked[0] and "sweep" in asked[0]
+    monkeypatch.setattr(again, "ask_to_finish", lambda text: True)
+    again.start()
+    qtbot.waitUntil(lambda: not again.is_running() and again.start_button.isEnabled(), timeout=60000)
+    try:
+        assert again.last_message.startswith("Done"), again.last_message
+        assert len(manifest.read_journal(out)) == 3
+    finally:
+        again.stop()

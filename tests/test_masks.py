@@ -1,8 +1,13 @@
 """Lesion geometry: scale, move and rotate a region without inventing classes."""
 
 import numpy as np
+from PIL import Image
 
-from synthgui.core.masks import disk_label_map, find_lesions, rotate_all, scale_all, shift_all, transform_region
+from synthgui.core.card import Encoding, LabelClass, ModelCard
+
+from synthgui.core.masks import (
+    disk_label_map, find_lesions, load_mask, rotate_all, save_mask, scale_all, shift_all, transform_region,
+)
 
 
 def test_scale_about_centre():
@@ -103,3 +108,30 @@ def test_atomic_write_of_a_name_near_the_length_limit(tmp_path):
     target = tmp_path / ("n" * 250 + ".png")  # 254 bytes: the temporary name beside it must stay shorter
     write_bytes_atomic(target, b"x")
     assert target.read_bytes() == b"x" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def _dark_grey_card() -> ModelCard:
+    """An MRI-style card whose tissue classes are grey levels, two of them darker than 128."""
+    return ModelCard("brain", domain="mri", encoding=Encoding("palette"), resolution=8, classes=[
+        LabelClass(0, "background", (0, 0, 0)), LabelClass(1, "csf", (60, 60, 60)),
+        LabelClass(2, "grey matter", (120, 120, 120)), LabelClass(3, "white matter", (230, 230, 230))])
+
+
+def test_a_mask_in_the_card_s_dark_grey_class_colours_keeps_its_classes(tmp_path):
+    """The new grey-class-colour rule only runs when some value is >= 128: a mask drawn in the
+    card's own grey colours that uses only the darker ones is refused as "class ids 60, 120"."""
+    card = _dark_grey_card()
+    lm = np.repeat(np.array([0, 1, 2, 1], np.uint8), 2)[None].repeat(8, 0)
+    grey = np.array([c.color[0] for c in card.classes], np.uint8)[lm]
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    assert np.array_equal(load_mask(tmp_path / "grey.png", card), lm)
+
+
+def test_the_app_reopens_a_mask_it_saved_for_a_card_with_dark_grey_colours(tmp_path):
+    """save_mask writes a paletted PNG; read back as RGB it is grey (60, 60, 60), which the same
+    branch refuses: the studio cannot open the mask it just saved."""
+    card = _dark_grey_card()
+    lm = np.zeros((8, 8), np.uint8)
+    lm[2:6, 2:6] = 1
+    save_mask(tmp_path / "m.png", lm, card)
+    assert np.array_equal(load_mask(tmp_path / "m.png", card), lm)

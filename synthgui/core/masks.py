@@ -68,21 +68,20 @@ def label_map_from_array(arr: np.ndarray, card: ModelCard, source: str = "mask")
     grey = arr.astype(np.uint8)
     ids = {c.id for c in card.classes} or {0, first_fg}
     values = np.unique(grey)
-    if values.max(initial=0) < 128:
-        if set(values.tolist()) <= ids:
-            return grey.copy()
-        if len(values) > 1:  # class ids, but not all of this model's: thresholding would give an empty mask
-            unknown = sorted(set(values.tolist()) - ids)
-            y, x = np.argwhere(grey == unknown[0])[0]
-            known = ", ".join(f"{c.id} {c.name}" for c in card.classes)
-            raise MaskError(f"{source}: class id(s) {', '.join(map(str, unknown))} (e.g. at x={x}, y={y}) are not "
-                            f"classes of model {card.name!r}, which knows {known}")
+    if values.max(initial=0) < 128 and set(values.tolist()) <= ids:
+        return grey.copy()
     by_grey = {c.color[0]: c.id for c in card.classes if c.color[0] == c.color[1] == c.color[2]}
     if len(values) > 1 and set(values.tolist()) <= set(by_grey):  # drawn in the card's own grey class colours
         lut = np.zeros(256, np.uint8)
         for level, class_id in by_grey.items():
             lut[level] = class_id
         return lut[grey]
+    if values.max(initial=0) < 128 and len(values) > 1:  # ids, not all this model's: a threshold would empty it
+        unknown = sorted(set(values.tolist()) - ids)
+        y, x = np.argwhere(grey == unknown[0])[0]
+        known = ", ".join(f"{c.id} {c.name}" for c in card.classes)
+        raise MaskError(f"{source}: class id(s) {', '.join(map(str, unknown))} (e.g. at x={x}, y={y}) are not "
+                        f"classes of model {card.name!r}, which knows {known}")
     return np.where(grey >= 128, first_fg, 0).astype(np.uint8)
 
 

@@ -399,7 +399,9 @@ class ExportDialog(QDialog):
 
     def _check_resumable(self, out: Path, sources, sweep, options) -> None:
         """Starting on a folder that holds an export finishes that export, with its own masks and
-        settings: refuse when they are not the ones now chosen, instead of "finishing" it silently."""
+        settings. When they are not the ones now chosen, say so instead of "finishing" it silently:
+        an unfinished one (a cancelled export, the dialog opened again) is finished if the user says
+        so; a finished one would make nothing, and is refused."""
         from ..core.errors import SynthguiError
         from ..core.export import ExportOptions, MaskSource, Sweep, manifest
 
@@ -416,9 +418,25 @@ class ExportDialog(QDialog):
             ("output settings", (stored.format, stored.aligned, stored.mode) == (options.format, options.aligned, options.mode)
              and (options.format != "jpeg" or stored.quality == options.quality)),
         ) if not same]
-        if differ:
-            raise SynthguiError(f"{out} already holds an export with other {' and '.join(differ)}: choose another folder "
-                                "(or set them as they were to finish that export)")
+        if not differ:
+            return
+        done, total = len(manifest.read_journal(out)), int(plan["total"])
+        other = " and ".join(differ)
+        if done >= total:  # finishing it would make nothing: the new settings would silently do no work
+            raise SynthguiError(f"{out} already holds a finished export of {total} images with other {other}: "
+                                "choose another folder for this one")
+        if not self.ask_to_finish(f"{out} holds an unfinished export ({done} of {total} images) made with other "
+                                  f"{other} than those chosen now.\n\nFinish that export with its own settings?"):
+            raise SynthguiError("Not started: choose another folder for the new export.")
+
+    def ask_to_finish(self, text: str) -> bool:
+        """Whether to finish the export already in the folder (its settings win over the dialog's)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        answer = QMessageBox.question(self, "Finish the export in this folder?", text,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
 
     def _is_canvas(self, path: str) -> bool:
         from PIL import Image
