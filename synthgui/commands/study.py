@@ -83,8 +83,9 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"answer key: {result.key_path} (keep it away from readers)")
     for warning in result.warnings:
         print(f"synthgui study build: warning: {warning}")
-    if not any(a.leaks for a in result.audits if a.stage == "study images"):
-        print("leak audit: no file-level feature of the study images separates real from synthetic")
+    clear = next(a for a in result.audits if a.stage == "study images").all_clear()
+    if clear:
+        print(f"leak audit: {clear}")
     return 0
 
 

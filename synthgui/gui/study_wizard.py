@@ -219,8 +219,9 @@ class StudyWizard(QWizard):
         page.log.appendPlainText(f"Answer key (keep it): {result.key_path}")
         for w in result.warnings:
             page.log.appendPlainText(f"WARNING: {w}")
-        if not any(a.leaks for a in result.audits if a.stage == "study images"):
-            page.log.appendPlainText("Leak audit: no file-level feature of the study images separates the classes.")
+        clear = next((a.all_clear() for a in result.audits if a.stage == "study images"), None)
+        if clear:
+            page.log.appendPlainText(f"Leak audit: {clear}.")
         self.button(QWizard.WizardButton.BackButton).setEnabled(True)
         page.completeChanged.emit()
         self.built.emit(result)

@@ -16,7 +16,7 @@ from ..atomic import write_bytes_atomic
 from ..errors import SynthguiError
 from .design import Case, Study, StudyOptions
 from .key import AnswerKey, KeyEntry
-from .leak_audit import LeakAudit, audit, file_features
+from .leak_audit import LeakAudit, audit, enlargement, file_features
 from .normalise import normalise
 
 Progress = Callable[[str, int, int], None]
@@ -80,8 +80,15 @@ def _sample(req: BuildRequest) -> tuple[list[tuple[Path, str, str]], int]:
     chosen = [(p, "real", "main") for p in real[:per_class]] + [(p, "synthetic", "main") for p in syn[:per_class]]
     chosen += [(p, "real", "practice") for p in real[per_class:per_class + n_practice_real]]
     chosen += [(p, "synthetic", "practice") for p in syn[per_class:per_class + n_practice_syn]]
-    order = rng.permutation(len(chosen))  # write order carries no class information either
-    return [chosen[i] for i in order], per_class
+    return chosen, per_class
+
+
+def _case_ids(n: int) -> list[str]:
+    """``n`` distinct random 10-hex-digit ids from the OS's randomness, never from the study's seed."""
+    ids: set[str] = set()
+    while len(ids) < n:
+        ids.add(secrets.token_hex(5))
+    return list(ids)
 
 
 def shared_dicom_window(paths: list[Path]) -> tuple[float, float] | None:
@@ -112,18 +119,15 @@ def build_study(req: BuildRequest, progress: Progress | None = None) -> BuildRes
     images_dir.mkdir(parents=True, exist_ok=True)
     created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     stamp = created.timestamp()
-    used_ids: set[str] = set()
     cases: list[Case] = []
     entries: list[KeyEntry] = []
     in_feats: dict[str, list[dict]] = {"real": [], "synthetic": []}
     out_feats: dict[str, list[dict]] = {"real": [], "synthetic": []}
-    for n, (src, truth, phase) in enumerate(chosen, 1):
+    # Written in the order of the random ids: creation times, inode numbers and some listings
+    # (tmpfs, a zip) follow the write order, and the seeded draw is reproducible from --seed.
+    for n, (case_id, (src, truth, phase)) in enumerate(sorted(zip(_case_ids(len(chosen)), chosen)), 1):
         if progress:
             progress("normalising images", n, len(chosen))
-        case_id = secrets.token_hex(5)
-        while case_id in used_ids:
-            case_id = secrets.token_hex(5)
-        used_ids.add(case_id)
         data = normalise(src, req.options.size, req.options.dicom_window)
         target = images_dir / f"{case_id}.png"
         write_bytes_atomic(target, data)
@@ -132,8 +136,9 @@ def build_study(req: BuildRequest, progress: Progress | None = None) -> BuildRes
         entries.append(KeyEntry(case_id, truth, phase, str(src), hashlib.sha256(data).hexdigest(),
                                 dict(req.provenance.get(src, {}))))
         if phase == "main":
-            in_feats[truth].append(file_features(src))
-            out_feats[truth].append(file_features(target))
+            source = file_features(src)
+            in_feats[truth].append(source)
+            out_feats[truth].append(file_features(target) | {"enlargement": enlargement(source, req.options.size)})
     cases.sort(key=lambda c: c.case_id)  # listing order carries no class information
     study_id = secrets.token_hex(8)
     ratio = None

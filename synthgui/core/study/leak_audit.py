@@ -1,7 +1,8 @@
 """Leak audit: could file-level properties tell real from synthetic without looking at the lesion?
 
 Readers (and a curious reader with a file browser) must not be able to separate the classes by
-byte size, dimensions, format, metadata or global colour statistics. For each feature we ask
+byte size, dimensions, format, metadata or global colour statistics, nor by how much the pipeline
+enlarged one class (enlarged images look soft). For each feature we ask
 whether it separates the classes better than chance (Mann-Whitney AUC with a Bonferroni-corrected
 p-value), and whether all features together do (cross-validated nearest-centroid classifier
 against the majority-class rate, exact binomial test). The audit runs on the input files (to show
@@ -18,7 +19,8 @@ import numpy as np
 from ..dicom import is_dicom
 from .normalise import read_pixels
 
-FEATURES = ("bytes", "width", "height", "format", "metadata_items", "mean_r", "mean_g", "mean_b", "std_luma")
+FEATURES = ("bytes", "width", "height", "format", "metadata_items", "mean_r", "mean_g", "mean_b", "std_luma",
+            "enlargement")  # the last for study images only: see ``enlargement``
 FORMAT_CODES = {"PNG": 0, "JPEG": 1, "TIFF": 2, "BMP": 3, "WEBP": 4, "DICOM": 5}
 ALPHA = 0.05
 MIN_EFFECT = 0.15  # |AUC - 0.5| below this is not worth a warning even when "significant"
@@ -50,6 +52,25 @@ class LeakAudit:
     def leaks(self) -> bool:
         return self.classifier_leaks or any(f.leaks for f in self.features)
 
+    @property
+    def conclusive(self) -> bool:
+        """Whether a leak could have shown at all: with very few images even a perfect split of the
+        classes is as likely as chance, so finding none says nothing."""
+        n = self.n_real + self.n_synthetic
+        if min(self.n_real, self.n_synthetic) < 2:
+            return False
+        return (max(self.n_real, self.n_synthetic) / n) ** n < ALPHA  # the classifier's p for a perfect split
+
+    def all_clear(self) -> str | None:
+        """What to tell the coordinator when no feature leaks (None when one does): the all-clear only
+        when the audit could have seen a leak."""
+        if self.leaks:
+            return None
+        if self.conclusive:
+            return "no file-level feature of the study images separates real from synthetic"
+        return (f"too few scored images ({self.n_real} real, {self.n_synthetic} synthetic) to tell whether file "
+                "features separate real from synthetic")
+
     def warnings(self) -> list[str]:
         out = [f"{self.stage}: '{f.name}' separates real from synthetic (AUC {f.auc:.2f}, "
                f"adjusted p={f.p_adjusted:.2g}; mean real {f.mean_real:.4g}, synthetic {f.mean_synthetic:.4g})"
@@ -62,6 +83,7 @@ class LeakAudit:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["leaks"] = self.leaks
+        d["conclusive"] = self.conclusive
         d["warnings"] = self.warnings()
         return d
 
@@ -90,17 +112,25 @@ def file_features(path: str | Path) -> dict[str, float]:
     return feats
 
 
+def enlargement(source: dict[str, float], size: int) -> float:
+    """How many times the pipeline enlarged a file's square to ``size`` (1 when it shrank it). An
+    enlarged image is visibly soft: enlarging one class only (a 256 px generator in a 512 px study of
+    larger photos) is a tell that no property of the study file itself shows."""
+    return max(1.0, size / max(1.0, min(source["width"], source["height"])))
+
+
 def audit(real: list[dict[str, float]], synthetic: list[dict[str, float]], stage: str) -> LeakAudit:
-    """Test every feature, and all of them together, for a class difference."""
+    """Test every feature that all the files have, and all of them together, for a class difference."""
     from scipy.stats import binomtest, mannwhitneyu
 
     result = LeakAudit(stage, len(real), len(synthetic))
     if len(real) < 2 or len(synthetic) < 2:
         return result
-    xr = np.array([[f[k] for k in FEATURES] for f in real], dtype=np.float64)
-    xs = np.array([[f[k] for k in FEATURES] for f in synthetic], dtype=np.float64)
-    n_tests = len(FEATURES)
-    for j, name in enumerate(FEATURES):
+    names = [k for k in FEATURES if all(k in f for f in real + synthetic)]
+    xr = np.array([[f[k] for k in names] for f in real], dtype=np.float64)
+    xs = np.array([[f[k] for k in names] for f in synthetic], dtype=np.float64)
+    n_tests = len(names)
+    for j, name in enumerate(names):
         a, b = xs[:, j], xr[:, j]
         if np.ptp(np.concatenate([a, b])) == 0:
             auc, p = 0.5, 1.0

@@ -44,7 +44,12 @@ def read_pixels(path: str | Path, dicom_window: tuple[float, float] | None = Non
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)
             img = _to_srgb(img, ImageCms)
-            if img.mode in ("I", "I;16", "I;16B", "F"):
+            if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+                # the nominal 16-bit range, as Pillow reads 16-bit RGB: a per-image stretch would give
+                # every 16-bit file (a scanner's, say) full contrast and leave the 8-bit ones as they are
+                arr = np.asarray(img, dtype=np.float32) / 257.0
+                img = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
+            elif img.mode == "F":  # floating point has no nominal range
                 arr = np.asarray(img, dtype=np.float32)
                 lo, hi = float(arr.min()), float(arr.max())
                 arr = (arr - lo) / max(hi - lo, 1e-6) * 255.0

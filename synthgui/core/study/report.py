@@ -174,8 +174,13 @@ def html_report(analysis: Analysis, audits: list[dict], title: str) -> str:
                       key=lambda i: -i.fooling_rate)[:10]
     fool_rows = "".join(f"<tr><td>{esc(i.case_id)}</td><td>{i.fooling_rate:.2f}</td><td>{i.readers}</td></tr>" for i in top_fool)
     warn = [w for a in audits for w in a.get("warnings", [])]
-    audit_html = ("<p class=ok>No file-level feature separates real from synthetic study images better than chance.</p>"
-                  if not any(a.get("stage") == "study images" and a.get("leaks") for a in audits) else "")
+    images = [a for a in audits if a.get("stage") == "study images"]
+    audit_html = ""
+    if not any(a.get("leaks") for a in images):
+        audit_html = ("<p class=ok>No file-level feature separates real from synthetic study images better than chance.</p>"
+                      if all(a.get("conclusive", True) for a in images) else
+                      "<p class=warn>⚠ Too few scored images for the leak audit to show a leak even if there were "
+                      "one.</p>")
     audit_html += "".join(f"<p class=warn>⚠ {esc(w)}</p>" for w in warn)
     slope = analysis.position_slope
     slope_txt = ("n/a" if not slope else
