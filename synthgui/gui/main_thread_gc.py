@@ -32,6 +32,9 @@ class MainThreadGarbageCollector(QObject):
         super().__init__(parent)
         self.thresholds = gc.get_threshold()
         self.long_lived_total = len(gc.get_objects(generation=2))
+        # Objects moved into the oldest generation since its last collection, counted as Python does:
+        # deciding on a full collection must not walk the whole old generation (torch's heap) each time.
+        self.pending_long_lived = 0
         gc.disable()
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -45,16 +48,17 @@ class MainThreadGarbageCollector(QObject):
         if count0 <= limit0:
             return 0
         generation = 0
-        if count1 > limit1 or len(gc.get_objects(generation=1)) > limit0 * limit1:
-            generation = 2 if count2 > limit2 and self._full_collection_due() else 1
+        middle = len(gc.get_objects(generation=1))
+        if count1 > limit1 or middle > limit0 * limit1:
+            full = count2 > limit2 and self.pending_long_lived > self.long_lived_total // 4
+            generation = 2 if full else 1
+        moving = len(gc.get_objects(generation=0)) + middle if generation == 1 else 0
         freed = gc.collect(generation)
         if generation == 2:
-            self.long_lived_total = len(gc.get_objects(generation=2))
+            self.long_lived_total, self.pending_long_lived = len(gc.get_objects(generation=2)), 0
+        elif generation == 1:  # the survivors of the young and middle generations are now old
+            self.pending_long_lived += max(0, moving - freed)
         return freed
-
-    def _full_collection_due(self) -> bool:
-        pending = len(gc.get_objects(generation=2)) - self.long_lived_total
-        return pending > self.long_lived_total // 4
 
     def stop(self) -> None:
         """Give collection back to Python (the app is closing, or a test is done with the app)."""
