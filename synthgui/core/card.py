@@ -16,6 +16,12 @@ from .errors import SynthguiError
 
 ENCODINGS = ("skin", "palette", "onehot", "channels", "rgb", "noise")
 MODES = ("reference", "deterministic", "eval")
+# The class a domain's drawing lies on, by name: a fundus mask's field of view, an MRI slice's brain
+# (``synthgui prepare mri`` calls it "head"). It is ground, not a lesion.
+CONTEXT_NAMES = {
+    "fundus": ("retina", "fov", "field of view", "field-of-view"),
+    "mri": ("brain", "brain tissue", "tissue", "parenchyma", "head"),
+}
 
 
 @dataclass
@@ -164,6 +170,37 @@ class ModelCard:
     @property
     def foreground_classes(self) -> list[LabelClass]:
         return [c for c in self.classes if c.id != 0]
+
+    @property
+    def lesion_classes(self) -> list[LabelClass]:
+        """The foreground classes a lesion may have (the conditions to render it as): all of them
+        but the context class."""
+        return [c for c in self.foreground_classes if c.id != self.context_id]
+
+    @property
+    def context_class(self) -> LabelClass | None:
+        """The foreground class that the lesions or vessels lie on (retina, brain), or None: what
+        an eraser gives back, what a moved lesion uncovers, and never itself a lesion."""
+        names = CONTEXT_NAMES.get(self.domain, ())
+        return next((c for c in self.foreground_classes if c.name.lower() in names), None)
+
+    @property
+    def context_id(self) -> int:
+        """The context class's id, or 0 (the background) when there is none."""
+        context = self.context_class
+        return context.id if context is not None else 0
+
+    @property
+    def drawn_class(self) -> LabelClass | None:
+        """The class a brush paints first and a binary mask's white means: vessels on a fundus model,
+        the abnormality on an MRI model with a brain class, else the first foreground class."""
+        fg = self.foreground_classes
+        if self.domain == "fundus":
+            vessel = next((c for c in fg if "vessel" in c.name.lower()), None)
+            if vessel is not None:
+                return vessel
+        context = self.context_class
+        return next((c for c in fg if context is None or c.id != context.id), fg[0] if fg else None)
 
     @property
     def uses_skin_tone(self) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .card import ModelCard
 from .errors import SynthguiError
-from .masks import resize_label_map
+from .masks import lesion_pixels, resize_label_map
 
 RGB = tuple[int, int, int]
 
@@ -29,9 +29,13 @@ def apply_condition(label_map: np.ndarray, card: ModelCard, condition: str | Non
     if not condition:
         return label_map
     target = card.class_by_name(condition)
+    context = card.context_id
     if target.id == 0:
         raise SynthguiError("the condition must be a foreground class, not the background")
-    return np.where(label_map > 0, target.id, 0).astype(np.uint8)
+    if target.id == context:
+        raise SynthguiError(f"the condition must be a lesion class, not the {target.name} the lesions lie on")
+    # the retina or brain under the lesions stays as it is
+    return np.where(lesion_pixels(label_map, context), target.id, label_map).astype(np.uint8)
 
 
 def semantic_rgb(label_map: np.ndarray, card: ModelCard, skin_tone: RGB | None = None) -> np.ndarray:

@@ -53,12 +53,13 @@ def label_map_from_array(arr: np.ndarray, card: ModelCard, source: str = "mask")
     """Turn a mask image into class ids using the card's colours.
 
     Grey images: values that are all class ids are taken as ids, values that are all the card's grey
-    class colours (an MRI card's, say) as those classes; otherwise >= 128 is the first foreground
-    class (binary masks, also JPEG-blurred ones). Colour images must use the card's
+    class colours (an MRI card's, say) as those classes; otherwise >= 128 is the class a brush
+    paints first (``ModelCard.drawn_class``: a fundus card's vessels, not its retina; binary masks,
+    also JPEG-blurred or antialiased ones). Colour images must use the card's
     class colours exactly; any other colour is an error that names it.
     """
-    fg = card.foreground_classes
-    first_fg = fg[0].id if fg else 1
+    drawn = card.drawn_class
+    first_fg = drawn.id if drawn is not None else 1
     if arr.ndim == 3 and arr.shape[2] >= 3:
         rgb = arr[..., :3]
         if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
@@ -158,11 +159,19 @@ class Lesion:
     bbox: tuple[int, int, int, int]  # x, y, w, h
 
 
-def find_lesions(label_map: np.ndarray, min_area: int = 1) -> tuple[list[Lesion], np.ndarray]:
-    """Connected foreground regions (8-connectivity), largest first, and the component image."""
+def lesion_pixels(label_map: np.ndarray, context: int = 0) -> np.ndarray:
+    """Where the lesions are: the foreground, less the ``context`` class they lie on (a fundus
+    mask's retina, an MRI slice's brain; see ``ModelCard.context_id``)."""
+    fg = label_map > 0
+    return fg & (label_map != context) if context else fg
+
+
+def find_lesions(label_map: np.ndarray, min_area: int = 1, context: int = 0) -> tuple[list[Lesion], np.ndarray]:
+    """Connected lesion regions (8-connectivity; ``context`` as in ``lesion_pixels``), largest
+    first, and the component image."""
     import cv2
 
-    fg = (label_map > 0).astype(np.uint8)
+    fg = lesion_pixels(label_map, context).astype(np.uint8)
     n, comp, stats, centroids = cv2.connectedComponentsWithStats(fg, connectivity=8)
     lesions = [
         Lesion(i, int(stats[i, cv2.CC_STAT_AREA]), (float(centroids[i][0]), float(centroids[i][1])), tuple(int(v) for v in stats[i, :4]))  # type: ignore[arg-type]
@@ -216,21 +225,22 @@ def transform_region(
     return out
 
 
-def scale_all(label_map: np.ndarray, scale: float) -> np.ndarray:
-    """Scale every lesion about its own centre (the export's 'size' sweep)."""
-    lesions, comp = find_lesions(label_map)
+def scale_all(label_map: np.ndarray, scale: float, context: int = 0) -> np.ndarray:
+    """Scale every lesion about its own centre (the export's 'size' sweep); what they uncover
+    becomes ``context`` (the brain a tumour lay in), as in ``lesion_pixels``."""
+    lesions, comp = find_lesions(label_map, context=context)
     out = label_map.copy()
     for lesion in lesions:
-        out = transform_region(out, comp == lesion.index, scale=scale)
+        out = transform_region(out, comp == lesion.index, scale=scale, background=context)
     return out
 
 
-def shift_all(label_map: np.ndarray, dx: float, dy: float) -> np.ndarray:
-    return transform_region(label_map, label_map > 0, offset=(dx, dy))
+def shift_all(label_map: np.ndarray, dx: float, dy: float, context: int = 0) -> np.ndarray:
+    return transform_region(label_map, lesion_pixels(label_map, context), offset=(dx, dy), background=context)
 
 
-def rotate_all(label_map: np.ndarray, degrees: float) -> np.ndarray:
-    return transform_region(label_map, label_map > 0, rotation_deg=degrees)
+def rotate_all(label_map: np.ndarray, degrees: float, context: int = 0) -> np.ndarray:
+    return transform_region(label_map, lesion_pixels(label_map, context), rotation_deg=degrees, background=context)
 
 
 def disk_label_map(size: int, radius_frac: float = 0.25, label: int = 1) -> np.ndarray:

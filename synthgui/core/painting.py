@@ -57,11 +57,13 @@ def union_box(a: Box | None, b: Box | None) -> Box | None:
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
-def _apply_stamp(label_map: np.ndarray, box: Box, stamp: np.ndarray, value: int) -> UndoAtom | None:
-    """Write ``value`` where ``stamp`` is set inside ``box``; the atom covers the box."""
+def _apply_stamp(label_map: np.ndarray, box: Box, stamp: np.ndarray, value: int, keep: int | None = None) -> UndoAtom | None:
+    """Write ``value`` where ``stamp`` is set inside ``box``, except over class ``keep``; the atom covers the box."""
     x0, y0, x1, y1 = box
     crop = label_map[y0:y1, x0:x1]
     touched = stamp.astype(bool) & (crop != value)
+    if keep is not None:
+        touched &= crop != keep
     if not touched.any():
         return None
     old = crop.copy()
@@ -70,9 +72,12 @@ def _apply_stamp(label_map: np.ndarray, box: Box, stamp: np.ndarray, value: int)
 
 
 def paint_segment(
-    label_map: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], radius: float, value: int
+    label_map: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], radius: float, value: int,
+    keep: int | None = None,
 ) -> UndoAtom | None:
-    """Paint a round-ended line of ``radius`` from p0 to p1 (image x, y). A dab is p0 == p1."""
+    """Paint a round-ended line of ``radius`` from p0 to p1 (image x, y). A dab is p0 == p1.
+    Pixels of class ``keep`` stay as they are (an eraser that gives back the retina leaves the
+    outside of the eye outside)."""
     import cv2
 
     r = max(0.0, float(radius))
@@ -92,7 +97,7 @@ def paint_segment(
             cv2.line(stamp, a, b, 1, thickness=2 * ri)
         cv2.circle(stamp, a, ri, 1, thickness=-1)
         cv2.circle(stamp, b, ri, 1, thickness=-1)
-    return _apply_stamp(label_map, box, stamp, value)
+    return _apply_stamp(label_map, box, stamp, value, keep)
 
 
 def stamp_disk(label_map: np.ndarray, centre: tuple[float, float], radius: float, value: int) -> UndoAtom | None:

@@ -151,6 +151,7 @@ class MaskDocument(QObject):
                 if c.id != 0:
                     lut[c.id] = (*c.color, MASK_ALPHA)
         self._lut = lut
+        self.context = card.context_id if card is not None else 0  # the retina or brain lesions lie on
         self.rgba = self._lut[self.label_map]
         self.reset.emit()
 
@@ -193,8 +194,9 @@ class MaskDocument(QObject):
         self._stroke_before = self.label_map.copy()  # once per drag, not per mouse event
         self._stroke_text = text
 
-    def stroke_segment(self, p0: tuple[float, float], p1: tuple[float, float], radius: float, value: int) -> None:
-        atom = painting.paint_segment(self.label_map, p0, p1, radius, value)
+    def stroke_segment(self, p0: tuple[float, float], p1: tuple[float, float], radius: float, value: int,
+                       keep: int | None = None) -> None:
+        atom = painting.paint_segment(self.label_map, p0, p1, radius, value, keep)
         if atom is not None:
             if self._stroke_before is None:  # a segment outside a stroke is its own step
                 self._push(atom, self._stroke_text or "Paint")
@@ -243,7 +245,7 @@ class MaskDocument(QObject):
 
     def select_at(self, x: int, y: int) -> bool:
         """Select the lesion under (x, y); False (and no selection) on background."""
-        lesions, comp = find_lesions(self.label_map)
+        lesions, comp = find_lesions(self.label_map, context=self.context)
         h, w = self.label_map.shape
         index = comp[y, x] if 0 <= x < w and 0 <= y < h else 0
         self.selected = comp == index if index else None
@@ -252,7 +254,7 @@ class MaskDocument(QObject):
         return self.selected is not None
 
     def select_largest(self) -> bool:
-        lesions, comp = find_lesions(self.label_map)
+        lesions, comp = find_lesions(self.label_map, context=self.context)
         self.selected = comp == lesions[0].index if lesions else None
         self.forget_transform()
         self.selection_changed.emit()
@@ -298,8 +300,8 @@ class MaskDocument(QObject):
         if seed is not None:
             y, x = seed
             h, w = self.label_map.shape
-            if 0 <= y < h and 0 <= x < w and self.label_map[y, x] > 0:
-                _, comp = find_lesions(self.label_map)
+            if 0 <= y < h and 0 <= x < w and self.label_map[y, x] not in (0, self.context):
+                _, comp = find_lesions(self.label_map, context=self.context)
                 self.selected = comp == comp[y, x]
         self.selection_changed.emit()
 
@@ -322,7 +324,7 @@ class MaskDocument(QObject):
         if old is None:
             return False
         self.forget_transform()
-        _, comp = find_lesions(self.label_map)
+        _, comp = find_lesions(self.label_map, context=self.context)
         under = comp[old]
         under = under[under > 0]
         new = comp == np.bincount(under).argmax() if under.size else None
@@ -344,7 +346,8 @@ class MaskDocument(QObject):
             self.begin_transform()
         before = self.selection_seed()  # where the lesion is before this call's step
         base = self._transform_base
-        result = transform_region(base, self.selected, scale=scale, rotation_deg=rotation, offset=offset)
+        result = transform_region(base, self.selected, scale=scale, rotation_deg=rotation, offset=offset,
+                                  background=self.context)
         moved = transform_region(self.selected.astype(np.uint8), self.selected, scale=scale, rotation_deg=rotation, offset=offset)
         self._moved = (moved > 0) & (result > 0)
         atom = painting.atom_between(self.label_map, result)

@@ -182,7 +182,7 @@ class ExportDialog(QDialog):
         form.addRow("Skin tones", tone_widget)
         self.conditions = QListWidget()
         self.conditions.setMaximumHeight(80)
-        for c in [None, *self.card.foreground_classes]:
+        for c in [None, *self.card.lesion_classes]:
             item = QListWidgetItem("as drawn" if c is None else c.name)
             item.setData(Qt.ItemDataRole.UserRole, None if c is None else c.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

@@ -211,9 +211,9 @@ class RenderPanel(QGroupBox):
         self.condition.blockSignals(True)
         self.condition.clear()
         self.condition.addItem("as painted", None)
-        for c in card.foreground_classes if card is not None else []:
+        for c in card.lesion_classes if card is not None else []:
             self.condition.addItem(c.name, c.name)
-        self.condition.setEnabled(card is not None and len(card.foreground_classes) > 1)
+        self.condition.setEnabled(card is not None and len(card.lesion_classes) > 1)
         self.condition.blockSignals(False)
         if card is not None:
             self.set_mode(card.default_mode)

@@ -179,7 +179,15 @@ class StudioFiles:
             self.statusBar().showMessage(f"The mask is {w} x {h}: its centred {lm.shape[0]} x {lm.shape[0]} square was "
                                          "imported, as an underlay of that size is shown", 10000)
         size = self.doc.label_map.shape[::-1]
-        self.doc.replace(resize_label_map(lm, size), "Import mask")
+        lm = resize_label_map(lm, size)
+        context = self.card.context_class if self.card is not None else None
+        if context is not None and not (lm == context.id).any():
+            # vessels or a tumour alone (a CHASE_DB1 vessel mask, say): drawn onto a new mask's
+            # retina or brain, as the generator never saw them on the outside of an eye or a head
+            from .studio_models import blank_mask
+
+            lm = np.where(lm > 0, lm, blank_mask(self.card, size[0])).astype(np.uint8)
+        self.doc.replace(lm, "Import mask")
         return True
 
     def open_underlay(self, path: str, window: tuple[float, float] | None = None) -> bool:
@@ -366,11 +374,20 @@ class StudioFiles:
             self.show_error("Proposals not available", str(exc))
             return
         size = self.doc.label_map.shape[0]
+        domain = self._geometry_domain()
         try:
-            lm = np.asarray(propose(self._geometry_domain(), size, random.randrange(2**31) if seed is None else seed,
+            lm = np.asarray(propose(domain, size, random.randrange(2**31) if seed is None else seed,
                                     **(controls or {})), np.uint8)
         except SynthguiError as exc:
             self.show_error("No proposal", str(exc))
+            return
+        unknown = sorted(set(np.unique(lm).tolist()) - {c.id for c in self.card.classes}) if self.card is not None else []
+        if unknown:  # e.g. nested tumour classes for a card without them: such a mask cannot be rendered
+            from synthgui.core.geometry import CLASSES
+
+            names = ", ".join(f"{i} ({CLASSES[domain].get(i, 'unnamed')})" for i in unknown)
+            self.show_error("No proposal", f"The proposal has classes {names} that model {self.card.name} does not "
+                            "know; propose without the controls that ask for them (e.g. nested).")
             return
         self.doc.replace(lm, "Propose")
 

@@ -18,8 +18,6 @@ from .rendering import ModelLoader, RenderBridge, start_loading
 from .settings import app_settings, push_recent, recent
 
 DOMAIN_BRUSH = {"skin": 10, "fundus": 2, "mri": 6}
-FOV_NAMES = ("retina", "fov", "field of view", "field-of-view")
-BRAIN_NAMES = ("brain", "brain tissue", "tissue", "parenchyma")
 DEVICES = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"),
            ("mps", "Apple GPU (Metal)"))
 
@@ -149,6 +147,7 @@ class StudioModels:
                 self.doc.replace(lm, "Fit mask to model")
         self.palette_panel.set_card(display)
         self.canvas.label = default_label(display)
+        self.canvas.erase_to = display.context_id
         self.palette_panel.select(self.canvas.label)
         self.render_panel.set_card(card)
         self.lesion_panel.setTitle("Selected lesion" if card is None or card.domain == "skin" else "Selected region")
@@ -257,13 +256,14 @@ def _list_model_entries() -> list[tuple[str, str, str]]:
 
 def fitted_to_card(lm: np.ndarray, card: ModelCard, size: int) -> np.ndarray:
     """The mask at the model's resolution with only the model's classes (an unknown class becomes
-    the first foreground class); the same array when it already fits."""
+    the class a brush paints first: a tumour class the model lacks stays a tumour, not brain);
+    the same array when it already fits."""
     if lm.shape != (size, size):
         from synthgui.core.masks import resize_label_map
 
         lm = resize_label_map(lm, size)
     known = {c.id for c in card.classes}
-    fg = card.foreground_classes[0].id if card.foreground_classes else 1
+    fg = default_label(card)
     if not set(np.unique(lm).tolist()) <= known:
         lm = np.where(np.isin(lm, list(known)), lm, fg).astype(np.uint8)
     return lm
@@ -274,36 +274,18 @@ def blank_mask(card: ModelCard | None, size: int) -> np.ndarray:
     an MRI slice's brain outline (from the fitted brain shapes) ready for a tumour."""
     from synthgui.core.masks import disk_label_map
 
-    fov = _class_named(card, "fundus", FOV_NAMES)
-    if fov is not None:
-        return disk_label_map(size, 0.46, fov.id)
-    brain = _class_named(card, "mri", BRAIN_NAMES)
-    if brain is not None:
-        from synthgui.core.geometry import propose
+    context = card.context_class if card is not None else None
+    if context is None:
+        return np.zeros((size, size), np.uint8)
+    if card.domain == "fundus":
+        return disk_label_map(size, 0.46, context.id)
+    from synthgui.core.geometry import propose
 
-        outline = propose("mri", size, 0, tumour=False) > 0
-        return np.where(outline, brain.id, 0).astype(np.uint8)
-    return np.zeros((size, size), np.uint8)
-
-
-def _class_named(card: ModelCard | None, domain: str, names: tuple[str, ...]):
-    """The card's foreground class with one of ``names`` when the card is of ``domain``, else None."""
-    if card is None or card.domain != domain:
-        return None
-    return next((c for c in card.foreground_classes if c.name.lower() in names), None)
+    outline = propose("mri", size, 0, tumour=False) > 0
+    return np.where(outline, context.id, 0).astype(np.uint8)
 
 
 def default_label(card: ModelCard) -> int:
-    """The class a brush paints first: vessels on a fundus model, the abnormality on an MRI model with
-    a brain class, else the first foreground class."""
-    fg = card.foreground_classes
-    if card.domain == "fundus":
-        vessel = next((c for c in fg if "vessel" in c.name.lower()), None)
-        if vessel is not None:
-            return vessel.id
-    brain = _class_named(card, "mri", BRAIN_NAMES)
-    if brain is not None:  # the outline is there already: paint the abnormality into it
-        other = [c for c in fg if c.id != brain.id]
-        if other:
-            return other[0].id
-    return fg[0].id if fg else 1
+    """The class a brush paints first (see ``ModelCard.drawn_class``)."""
+    drawn = card.drawn_class
+    return drawn.id if drawn is not None else 1

@@ -205,6 +205,7 @@ class CanvasView(ImageView):
         self.tool = "brush"
         self.radius = 8
         self.label = 1
+        self.erase_to = 0  # what the eraser leaves: the background, or a fundus or MRI mask's retina or brain
         self.background = QColor(0, 0, 0)  # class 0's colour when there is no underlay
         self.underlay: QImage | None = None
         self.mask_opacity = 1.0
@@ -306,6 +307,13 @@ class CanvasView(ImageView):
         q = self.to_image(event.position())
         return (q.x() - 0.5, q.y() - 0.5)
 
+    def _paint_value(self) -> tuple[int, int | None]:
+        """(value, class left alone) of a brush or eraser dab: an eraser that gives back the retina
+        or brain leaves the background (outside the eye or head) as it is."""
+        if self.tool != "eraser":
+            return self.label, None
+        return self.erase_to, (0 if self.erase_to else None)
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.RightButton:
             self._window_from = event.position()
@@ -315,9 +323,8 @@ class CanvasView(ImageView):
         x, y = self._pt(event)
         tool = self.tool
         if tool in ("brush", "eraser"):
-            value = 0 if tool == "eraser" else self.label
             self.doc.begin_stroke("Erase" if tool == "eraser" else "Brush stroke")
-            self.doc.stroke_segment((x, y), (x, y), self.radius, value)
+            self.doc.stroke_segment((x, y), (x, y), self.radius, *self._paint_value())
             self._last = (x, y)
         elif tool == "fill":
             self.doc.fill(int(round(x)), int(round(y)), self.label)
@@ -355,8 +362,7 @@ class CanvasView(ImageView):
         x, y = self._hover.x(), self._hover.y()
         if event.buttons() & Qt.MouseButton.LeftButton:
             if self.tool in ("brush", "eraser") and self._last is not None:
-                value = 0 if self.tool == "eraser" else self.label
-                self.doc.stroke_segment(self._last, (x, y), self.radius, value)
+                self.doc.stroke_segment(self._last, (x, y), self.radius, *self._paint_value())
                 self._last = (x, y)
                 self.edited.emit()
             elif self.tool == "ellipse" and self._drag_start is not None:

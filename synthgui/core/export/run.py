@@ -390,7 +390,7 @@ class ExportJob:
                         with state.lock:
                             state.skipped_items += 1
                         continue
-                    cond_lm, offset = apply_variant(lm, v, card.resolution, self.options.export_seed)
+                    cond_lm, offset = apply_variant(lm, v, card.resolution, self.options.export_seed, card.context_id)
                     cond_lm = apply_condition(cond_lm, card, v.condition)
                     tone = parse_skin_tone(v.skin_tone) if v.skin_tone and card.uses_skin_tone else None
                     # Seeds vary fastest in a sweep: their items share one mask, hence one input.
@@ -437,7 +437,7 @@ class ExportJob:
     def _write_item(self, engine, v: Variant, lm: np.ndarray | None, image: np.ndarray, offset: tuple[float, float]) -> dict[str, Any]:
         """Encode and write the item's files (atomically), then return its journal row."""
         card = engine.card
-        data = self._encode_image(image, v, card)
+        data = self._encode_image(image, v, card, grey=engine.model.spec.output_nc == 1)
         mask = self.mask_name(v) if lm is not None else ""
         aligned = self.aligned_name(v) if self.options.aligned and lm is not None else ""
         written: list[Path] = []
@@ -524,7 +524,9 @@ class ExportJob:
             return semantic_rgb(lm, card, tone)
         return colourise(lm, card)
 
-    def _encode_image(self, image: np.ndarray, v: Variant, card) -> bytes:
+    def _encode_image(self, image: np.ndarray, v: Variant, card, grey: bool = False) -> bytes:
+        """The image file's bytes. ``grey``: the generator makes one channel (an MRI model's slice),
+        which DICOM stores as one, MONOCHROME2, as scanners do, not as three equal colours."""
         fmt = self.options.format
         if fmt == "png":
             return self._labelled_png(image)
@@ -561,7 +563,7 @@ class ExportJob:
             created=created,
             software=f"synthgui {__version__}",
         )
-        return dicom_bytes(image, info)
+        return dicom_bytes(image[..., 0] if grey else image, info)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..errors import SynthguiError
-from ..masks import find_lesions, resize_label_map, rotate_all, scale_all, shift_all
+from ..masks import find_lesions, lesion_pixels, resize_label_map, rotate_all, scale_all, shift_all
 from ..skin_tones import FITZPATRICK_RGB, parse_skin_tone, to_hex
 
 RANDOM = "random"
@@ -141,35 +141,44 @@ class Plan:
         return (self.variant(i) for i in range(self.total))
 
 
-def random_offset(label_map: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
-    """A shift that keeps every lesion inside the image (zero when they already fill it)."""
-    ys, xs = np.nonzero(label_map)
+def random_offset(label_map: np.ndarray, rng: np.random.Generator, context: int = 0, tries: int = 200) -> tuple[float, float]:
+    """A shift that keeps every lesion inside the image (zero when they already fill it), and with
+    a ``context`` class, on it: an MRI slice's tumour stays in the brain (zero when no shift of
+    ``tries`` does)."""
+    lesions = lesion_pixels(label_map, context)
+    ys, xs = np.nonzero(lesions)
     if len(xs) == 0:
         return (0.0, 0.0)
     h, w = label_map.shape
-    dx = rng.integers(-int(xs.min()), w - int(xs.max()))
-    dy = rng.integers(-int(ys.min()), h - int(ys.max()))
-    return (float(dx), float(dy))
+    ground = lesions | (label_map == context) if context else None
+    for _ in range(tries):
+        dx = int(rng.integers(-int(xs.min()), w - int(xs.max())))
+        dy = int(rng.integers(-int(ys.min()), h - int(ys.max())))
+        if ground is None or ground[ys + dy, xs + dx].all():
+            return (float(dx), float(dy))
+    return (0.0, 0.0)
 
 
-def apply_variant(label_map: np.ndarray, variant: Variant, resolution: int, export_seed: int = 0) -> tuple[np.ndarray, tuple[float, float]]:
+def apply_variant(label_map: np.ndarray, variant: Variant, resolution: int, export_seed: int = 0,
+                  context: int = 0) -> tuple[np.ndarray, tuple[float, float]]:
     """The variant's mask at the model's resolution: scaled, rotated, then moved. Returns the offset used.
 
     Working at the model's resolution makes offsets mean the same pixels for masks of any size and
-    makes the saved mask exactly the one the generator saw.
+    makes the saved mask exactly the one the generator saw. ``context`` (``ModelCard.context_id``):
+    the class the lesions lie on, which stays where it is (an MRI slice's brain under its tumour).
     """
     lm = resize_label_map(label_map, resolution)
     if variant.size != 1.0:
-        lm = scale_all(lm, variant.size)
+        lm = scale_all(lm, variant.size, context)
     if variant.rotation % 360:
-        lm = rotate_all(lm, variant.rotation)
+        lm = rotate_all(lm, variant.rotation, context)
     if variant.location == RANDOM:
         rng = np.random.default_rng([export_seed, variant.index])
-        offset = random_offset(lm, rng)
+        offset = random_offset(lm, rng, context)
     else:
         offset = (float(variant.location[0]), float(variant.location[1]))  # type: ignore[index]
     if offset != (0.0, 0.0):
-        lm = shift_all(lm, *offset)
+        lm = shift_all(lm, *offset, context=context)
     return lm, offset
 
 
