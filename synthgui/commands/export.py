@@ -84,7 +84,9 @@ def _job(args, model):
         print(f"synthgui export: warning: model {card.name!r} takes no skin tone; --skin-tones ignored", file=sys.stderr)
         tones = [None]
     for c in args.conditions:
-        card.class_by_name(c)
+        if card.class_by_name(c).id == card.context_id and card.context_id:  # refused now, not at every image
+            raise SynthguiError(f"--conditions {c}: the {c} is what lesions lie on, not a lesion class "
+                                f"(use {', '.join(k.name for k in card.lesion_classes) or 'none'})")
     sweep = Sweep(
         skin_tones=tones, conditions=list(dict.fromkeys(args.conditions)) or [None], sizes=parse_floats(args.sizes, "--sizes"),
         locations=parse_locations(args.locations), rotations=parse_floats(args.rotations, "--rotations"),

@@ -104,7 +104,32 @@ def _map_colours(rgb: np.ndarray, card: ModelCard, source: str) -> np.ndarray:
 
 
 def load_mask(path: str | Path, card: ModelCard) -> np.ndarray:
-    return label_map_from_array(read_image_rgb(path), card, source=str(path))
+    return on_context(label_map_from_array(read_image_rgb(path), card, source=str(path)), card)
+
+
+def blank_mask(card: ModelCard | None, size: int) -> np.ndarray:
+    """A new mask for the model's domain: empty skin, a fundus field of view ready for vessels, or
+    an MRI slice's brain outline (from the fitted brain shapes) ready for a tumour."""
+    context = card.context_class if card is not None else None
+    if context is None:
+        return np.zeros((size, size), np.uint8)
+    if card.domain == "fundus":
+        return disk_label_map(size, 0.46, context.id)
+    from .geometry import propose
+
+    outline = propose("mri", size, 0, tumour=False) > 0
+    return np.where(outline, context.id, 0).astype(np.uint8)
+
+
+def on_context(label_map: np.ndarray, card: ModelCard) -> np.ndarray:
+    """Vessels or a tumour alone (a CHASE_DB1 vessel mask, say) drawn onto a new mask's retina or
+    brain: the generator never saw them on the outside of an eye or a head. The same in the studio,
+    an export and ``synthgui render``; a mask that has its retina or brain is left as it is."""
+    context = card.context_class
+    h, w = label_map.shape
+    if context is None or h != w or not label_map.any() or (label_map == context.id).any():
+        return label_map
+    return np.where(label_map > 0, label_map, blank_mask(card, h)).astype(np.uint8)
 
 
 def colourise(label_map: np.ndarray, card: ModelCard) -> np.ndarray:
@@ -190,6 +215,22 @@ def region_centroid(region: np.ndarray) -> tuple[float, float]:
     return (float(xs.mean()), float(ys.mean()))
 
 
+def ground(label_map: np.ndarray, context: int) -> np.ndarray | int:
+    """What the lesions lie on, pixel by pixel: the ``context`` class (retina, brain) inside the
+    convex hull of its pixels, which takes in the vessels or tumour inside it, and the background
+    outside. Erasing or moving a vessel that overshot the edge of the eye then gives back outside,
+    not a bump of retina. Without a context class it is the background, 0."""
+    if not context:
+        return 0
+    import cv2
+
+    out = np.zeros_like(label_map)
+    points = cv2.findNonZero((label_map == context).astype(np.uint8))
+    if points is not None:
+        cv2.fillConvexPoly(out, cv2.convexHull(points), int(context))
+    return out
+
+
 def transform_region(
     label_map: np.ndarray,
     region: np.ndarray,
@@ -197,12 +238,13 @@ def transform_region(
     rotation_deg: float = 0.0,
     offset: tuple[float, float] = (0.0, 0.0),
     centre: tuple[float, float] | None = None,
-    background: int = 0,
+    background: int | np.ndarray = 0,
 ) -> np.ndarray:
     """Scale and rotate the pixels of ``region`` about its centroid, then move them by ``offset``.
 
-    The old footprint becomes ``background``; the moved labels are painted over the rest. Pixels
-    that leave the image are cut off. Nearest-neighbour only, so class ids stay exact.
+    The old footprint becomes ``background`` (a class, or a map of them such as ``ground``); the
+    moved labels are painted over the rest. Pixels that leave the image are cut off.
+    Nearest-neighbour only, so class ids stay exact.
     """
     import cv2
 
@@ -220,27 +262,29 @@ def transform_region(
     moved = cv2.warpAffine(shifted, matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
     moved_mask = cv2.warpAffine(region.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
     out = label_map.copy()
-    out[region] = background
+    out[region] = background[region] if isinstance(background, np.ndarray) else background
     out[moved_mask] = moved[moved_mask]
     return out
 
 
 def scale_all(label_map: np.ndarray, scale: float, context: int = 0) -> np.ndarray:
     """Scale every lesion about its own centre (the export's 'size' sweep); what they uncover
-    becomes ``context`` (the brain a tumour lay in), as in ``lesion_pixels``."""
+    becomes their ``ground`` (the brain a tumour lay in), as in ``lesion_pixels``."""
     lesions, comp = find_lesions(label_map, context=context)
-    out = label_map.copy()
+    out, under = label_map.copy(), ground(label_map, context)
     for lesion in lesions:
-        out = transform_region(out, comp == lesion.index, scale=scale, background=context)
+        out = transform_region(out, comp == lesion.index, scale=scale, background=under)
     return out
 
 
 def shift_all(label_map: np.ndarray, dx: float, dy: float, context: int = 0) -> np.ndarray:
-    return transform_region(label_map, lesion_pixels(label_map, context), offset=(dx, dy), background=context)
+    return transform_region(label_map, lesion_pixels(label_map, context), offset=(dx, dy),
+                            background=ground(label_map, context))
 
 
 def rotate_all(label_map: np.ndarray, degrees: float, context: int = 0) -> np.ndarray:
-    return transform_region(label_map, lesion_pixels(label_map, context), rotation_deg=degrees, background=context)
+    return transform_region(label_map, lesion_pixels(label_map, context), rotation_deg=degrees,
+                            background=ground(label_map, context))
 
 
 def disk_label_map(size: int, radius_frac: float = 0.25, label: int = 1) -> np.ndarray:

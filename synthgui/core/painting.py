@@ -57,22 +57,26 @@ def union_box(a: Box | None, b: Box | None) -> Box | None:
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
-def _apply_stamp(label_map: np.ndarray, box: Box, stamp: np.ndarray, value: int, keep: int | None = None) -> UndoAtom | None:
-    """Write ``value`` where ``stamp`` is set inside ``box``, except over class ``keep``; the atom covers the box."""
+def _apply_stamp(label_map: np.ndarray, box: Box, stamp: np.ndarray, value: int | np.ndarray,
+                 keep: int | None = None) -> UndoAtom | None:
+    """Write ``value`` (a class, or a map of them as big as ``label_map``) where ``stamp`` is set
+    inside ``box``, except over class ``keep``; the atom covers the box."""
     x0, y0, x1, y1 = box
     crop = label_map[y0:y1, x0:x1]
+    if isinstance(value, np.ndarray):
+        value = value[y0:y1, x0:x1]
     touched = stamp.astype(bool) & (crop != value)
     if keep is not None:
         touched &= crop != keep
     if not touched.any():
         return None
     old = crop.copy()
-    crop[touched] = value
+    crop[touched] = value[touched] if isinstance(value, np.ndarray) else value
     return UndoAtom(box, old, crop.copy())
 
 
 def paint_segment(
-    label_map: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], radius: float, value: int,
+    label_map: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], radius: float, value: int | np.ndarray,
     keep: int | None = None,
 ) -> UndoAtom | None:
     """Paint a round-ended line of ``radius`` from p0 to p1 (image x, y). A dab is p0 == p1.

@@ -14,7 +14,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from synthgui.core import painting
 from synthgui.core.card import ModelCard
-from synthgui.core.masks import find_lesions, transform_region
+from synthgui.core.masks import find_lesions, ground, transform_region
 from synthgui.core.painting import Box, UndoAtom
 
 Seed = tuple[int, int] | None  # (y, x) of one pixel of a selected lesion
@@ -130,6 +130,7 @@ class MaskDocument(QObject):
         self.rgba = np.zeros((size, size, 4), np.uint8)
         self._stroke_box: Box | None = None
         self._stroke_before: np.ndarray | None = None
+        self._stroke_ground: np.ndarray | None = None  # what the eraser gives back in this stroke
         self._stroke_text = ""
         self._merge_serial = 1000
         self.selected: np.ndarray | None = None  # boolean region of the selected lesion
@@ -192,10 +193,13 @@ class MaskDocument(QObject):
     def begin_stroke(self, text: str = "Brush stroke") -> None:
         self._stroke_box = None
         self._stroke_before = self.label_map.copy()  # once per drag, not per mouse event
+        self._stroke_ground = None
         self._stroke_text = text
 
     def stroke_segment(self, p0: tuple[float, float], p1: tuple[float, float], radius: float, value: int,
                        keep: int | None = None) -> None:
+        if keep is not None and value and value == self.context:  # the eraser: retina or brain back, only within it
+            value = self._eraser_ground()
         atom = painting.paint_segment(self.label_map, p0, p1, radius, value, keep)
         if atom is not None:
             if self._stroke_before is None:  # a segment outside a stroke is its own step
@@ -203,6 +207,14 @@ class MaskDocument(QObject):
                 return
             self._stroke_box = painting.union_box(self._stroke_box, atom.box)
             self.region_changed(atom.box)
+
+    def _eraser_ground(self) -> np.ndarray:
+        """``masks.ground`` of the map as the stroke began (once per stroke: the eraser changes it)."""
+        if self._stroke_before is None:
+            return ground(self.label_map, self.context)
+        if self._stroke_ground is None:
+            self._stroke_ground = ground(self._stroke_before, self.context)
+        return self._stroke_ground
 
     def end_stroke(self) -> None:
         before, box = self._stroke_before, self._stroke_box
@@ -347,7 +359,7 @@ class MaskDocument(QObject):
         before = self.selection_seed()  # where the lesion is before this call's step
         base = self._transform_base
         result = transform_region(base, self.selected, scale=scale, rotation_deg=rotation, offset=offset,
-                                  background=self.context)
+                                  background=ground(base, self.context))
         moved = transform_region(self.selected.astype(np.uint8), self.selected, scale=scale, rotation_deg=rotation, offset=offset)
         self._moved = (moved > 0) & (result > 0)
         atom = painting.atom_between(self.label_map, result)

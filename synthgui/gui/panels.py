@@ -54,7 +54,11 @@ class PalettePanel(QGroupBox):
             self._group.removeButton(b)
             b.deleteLater()
         classes = card.foreground_classes if card is not None else []
-        for c in classes:
+        outside = next((c for c in card.classes if c.id == 0), None) if card is not None else None
+        # With a retina or brain to draw on, the eraser gives that back: "outside" is then a class to
+        # paint, the way to cut the field of view or the head outline back.
+        painted = classes + ([outside] if outside is not None and card.context_class is not None else [])
+        for c in painted:
             b = QToolButton(self)
             b.setText(c.name)
             b.setCheckable(True)

@@ -27,7 +27,7 @@ class StudioFiles:
     def new_document(self) -> None:
         if not self._confirm_discard():
             return
-        from .studio_models import blank_mask
+        from synthgui.core.masks import blank_mask
 
         size = self.card.resolution if self.card is not None else 256
         self.doc.load_clean(blank_mask(self.card, size))
@@ -165,7 +165,7 @@ class StudioFiles:
             self.set_background(self.tone_panel.tone)
 
     def import_mask(self, path: str | Path) -> bool:
-        from synthgui.core.masks import centre_square, load_mask, resize_label_map
+        from synthgui.core.masks import centre_square, load_mask, on_context, resize_label_map
 
         card = self.card or generic_card("no model")
         try:
@@ -180,13 +180,8 @@ class StudioFiles:
                                          "imported, as an underlay of that size is shown", 10000)
         size = self.doc.label_map.shape[::-1]
         lm = resize_label_map(lm, size)
-        context = self.card.context_class if self.card is not None else None
-        if context is not None and not (lm == context.id).any():
-            # vessels or a tumour alone (a CHASE_DB1 vessel mask, say): drawn onto a new mask's
-            # retina or brain, as the generator never saw them on the outside of an eye or a head
-            from .studio_models import blank_mask
-
-            lm = np.where(lm > 0, lm, blank_mask(self.card, size[0])).astype(np.uint8)
+        if self.card is not None:
+            lm = on_context(lm, self.card)  # a non-square vessel mask gets its retina once squared
         self.doc.replace(lm, "Import mask")
         return True
 

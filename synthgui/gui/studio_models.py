@@ -12,6 +12,7 @@ from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QFileDialog
 
 from synthgui.core.card import ModelCard, generic_card
+from synthgui.core.masks import blank_mask
 
 from .model_index import display_name
 from .rendering import ModelLoader, RenderBridge, start_loading
@@ -123,7 +124,8 @@ class StudioModels:
         old_size = self.doc.size
         display = card if card is not None else generic_card("no model")
         size = display.resolution if card is not None else 256
-        lm = fitted_to_card(self.doc.label_map, display, size)
+        same_domain = previous is not None and card is not None and previous.domain == card.domain
+        lm = fitted_to_card(self.doc.label_map, display, size, previous if same_domain and not opened_project else None)
         self.doc.set_card(display)
         other_domain = (previous is not None and card is not None and previous.domain != card.domain
                         and not opened_project)
@@ -254,35 +256,28 @@ def _list_model_entries() -> list[tuple[str, str, str]]:
     return [(c.name, c.weights, c.source) for c in list_choices()]
 
 
-def fitted_to_card(lm: np.ndarray, card: ModelCard, size: int) -> np.ndarray:
+def fitted_to_card(lm: np.ndarray, card: ModelCard, size: int, previous: ModelCard | None = None) -> np.ndarray:
     """The mask at the model's resolution with only the model's classes (an unknown class becomes
     the class a brush paints first: a tumour class the model lacks stays a tumour, not brain);
-    the same array when it already fits."""
+    the same array when it already fits. From a ``previous`` model's mask, classes go by role and
+    name, not by number: its retina or brain becomes this model's (or outside, if it has none),
+    a class of the same name that class."""
     if lm.shape != (size, size):
         from synthgui.core.masks import resize_label_map
 
         lm = resize_label_map(lm, size)
+    if previous is not None and previous.classes:
+        lut = np.arange(256, dtype=np.uint8)
+        by_name = {c.name.lower(): c.id for c in card.classes}
+        for c in previous.foreground_classes:
+            lut[c.id] = card.context_id if c.id == previous.context_id else by_name.get(c.name.lower(), default_label(card))
+        if not np.array_equal(lut, np.arange(256)):
+            lm = lut[lm]
     known = {c.id for c in card.classes}
     fg = default_label(card)
     if not set(np.unique(lm).tolist()) <= known:
         lm = np.where(np.isin(lm, list(known)), lm, fg).astype(np.uint8)
     return lm
-
-
-def blank_mask(card: ModelCard | None, size: int) -> np.ndarray:
-    """A new mask for the model's domain: empty skin, a fundus field of view ready for vessels, or
-    an MRI slice's brain outline (from the fitted brain shapes) ready for a tumour."""
-    from synthgui.core.masks import disk_label_map
-
-    context = card.context_class if card is not None else None
-    if context is None:
-        return np.zeros((size, size), np.uint8)
-    if card.domain == "fundus":
-        return disk_label_map(size, 0.46, context.id)
-    from synthgui.core.geometry import propose
-
-    outline = propose("mri", size, 0, tumour=False) > 0
-    return np.where(outline, context.id, 0).astype(np.uint8)
 
 
 def default_label(card: ModelCard) -> int:
