@@ -68,3 +68,10 @@ def write_image_folders(root: Path, n: int, names: tuple[str, ...] = ("real", "s
             Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(p)
             paths[name].append(p)
     return paths
+
+
+def fundus_card(name: str = "tiny-fundus", resolution: int = 256) -> ModelCard:
+    """As resources/models/fundus.json: outside 0, retina 1, vessel 2."""
+    return ModelCard(name=name, domain="fundus", encoding=Encoding("channels", [[2], [1, 2]]), resolution=resolution,
+                     classes=[LabelClass(0, "outside", (0, 0, 0)), LabelClass(1, "retina", (200, 90, 50)),
+                              LabelClass(2, "vessel", (255, 255, 255))])

@@ -8,49 +8,19 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from synthgui.core.card import Encoding, LabelClass, ModelCard  # noqa: E402
 from synthgui.core.networks import GeneratorSpec  # noqa: E402
-from tests.helpers import write_model  # noqa: E402
+from tests.gui_input import load, stroke  # noqa: E402
+from tests.helpers import fundus_card, write_model  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("temp_settings")  # fixtures: tests/studio_fixtures.py
-
-
-def fundus_card(name: str = "tiny-fundus", resolution: int = 256) -> ModelCard:
-    return ModelCard(name=name, domain="fundus", encoding=Encoding("channels", [[2], [1, 2]]), resolution=resolution,
-                     classes=[LabelClass(0, "outside", (0, 0, 0)), LabelClass(1, "retina", (200, 90, 50)),
-                              LabelClass(2, "vessel", (255, 255, 255))])
 
 
 def mri_card(name: str = "tiny-mri", resolution: int = 256, brain: str = "brain") -> ModelCard:
     return ModelCard(name=name, domain="mri", encoding=Encoding("palette"), resolution=resolution,
                      classes=[LabelClass(0, "background", (0, 0, 0)), LabelClass(1, brain, (128, 128, 128)),
                               LabelClass(2, "abnormality", (255, 255, 255))])
-
-
-def send_mouse(widget, kind, pos):
-    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove, "release": QEvent.Type.MouseButtonRelease}
-    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    ev = QMouseEvent(types[kind], QPointF(pos), widget.mapToGlobal(QPointF(pos)), left if kind != "move" else none,
-                     left if kind != "release" else none, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, ev)
-
-
-def stroke(canvas, points):
-    at = [canvas.transform().map(QPointF(x + 0.5, y + 0.5)) for x, y in points]
-    send_mouse(canvas, "press", at[0])
-    for p in at[1:]:
-        send_mouse(canvas, "move", p)
-    send_mouse(canvas, "release", at[-1])
-
-
-def load(window, qtbot, path):
-    with qtbot.waitSignal(window.model_ready, timeout=60000):
-        window.load_model_path(str(path))
-    return window
 
 
 @pytest.fixture

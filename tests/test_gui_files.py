@@ -18,7 +18,8 @@ from PIL import Image  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
 from tests.studio_fixtures import wait_rendered  # noqa: E402
-from tests.test_gui_studio import stroke, write_grey_dicom  # noqa: E402
+from tests.gui_input import stroke  # noqa: E402
+from tests.test_gui_studio import write_grey_dicom  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("temp_settings")
 

@@ -17,31 +17,13 @@ from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
+from tests.gui_input import screen_of, send_mouse, stroke  # noqa: E402
 from tests.studio_fixtures import wait_rendered  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 pytestmark = pytest.mark.usefixtures("temp_settings")  # fixtures: tests/studio_fixtures.py
-
-
-def send_mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton, buttons=Qt.MouseButton.LeftButton):
-    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove, "release": QEvent.Type.MouseButtonRelease}
-    p = QPointF(pos)
-    ev = QMouseEvent(types[kind], p, widget.mapToGlobal(p), button if kind != "move" else Qt.MouseButton.NoButton,
-                     buttons if kind != "release" else Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, ev)
-
-
-def screen_of(canvas, x, y):
-    return canvas.transform().map(QPointF(x + 0.5, y + 0.5))
-
-
-def stroke(canvas, points):
-    send_mouse(canvas, "press", screen_of(canvas, *points[0]))
-    for pt in points[1:]:
-        send_mouse(canvas, "move", screen_of(canvas, *pt))
-    send_mouse(canvas, "release", screen_of(canvas, *points[-1]))
 
 
 def fresh_python(code: str) -> list[str]:
