@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -178,6 +179,8 @@ class StudyWizard(QWizard):
             self.addPage(page)
         self._thread: QThread | None = None
         self._worker: BuildWorker | None = None
+        self._building: FolderBuild | None = None
+        self._built: tuple[FolderBuild, BuildResult] | None = None  # the last study built, and what it was built from
 
     def spec(self) -> FolderBuild:
         s, d = self.sources, self.design
@@ -193,11 +196,17 @@ class StudyWizard(QWizard):
             practice=d.practice.value(), seed=d.seed.value(), title=text(d.title_edit), options=d.options())
 
     def start_build(self) -> None:
+        spec = self.spec()
+        if self._built is not None and self._built[0] == spec:
+            self._show_result(self._built[1])  # Back and Next with nothing changed: that study stands
+            return
         page = self.build_page
         page.status.setText("Building…")
-        self.button(QWizard.WizardButton.BackButton).setEnabled(False)
+        # QWizard turns Back on again after every page switch; it keeps it off after a commit page
+        self.design.setCommitPage(True)
+        self._building = copy.deepcopy(spec)  # the build fills in options (the DICOM window) on its own copy
         self._thread = QThread(self)
-        self._worker = BuildWorker(self.spec())
+        self._worker = BuildWorker(spec)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
@@ -211,6 +220,11 @@ class StudyWizard(QWizard):
         self.build_page.status.setText(f"{stage}: {done}/{total}")
 
     def _on_done(self, result: BuildResult) -> None:
+        self._built = (self._building, result)
+        self._show_result(result)
+        self.built.emit(result)
+
+    def _show_result(self, result: BuildResult) -> None:
         page = self.build_page
         page.result = result
         main = len(result.study.phase_cases("main"))
@@ -222,14 +236,14 @@ class StudyWizard(QWizard):
         clear = next((a.all_clear() for a in result.audits if a.stage == "study images"), None)
         if clear:
             page.log.appendPlainText(f"Leak audit: {clear}.")
-        self.button(QWizard.WizardButton.BackButton).setEnabled(True)
-        page.completeChanged.emit()
-        self.built.emit(result)
+        self.design.setCommitPage(False)
+        page.completeChanged.emit()  # QWizard updates its buttons: Back and Finish on
 
     def _on_failed(self, message: str) -> None:
         self.build_page.status.setText("The study was not built.")
         self.build_page.log.appendPlainText(f"Error: {message}")
-        self.button(QWizard.WizardButton.BackButton).setEnabled(True)
+        self.design.setCommitPage(False)
+        self.build_page.completeChanged.emit()
 
     def wait_for_build(self, ms: int = 60000) -> bool:
         return self._thread.wait(ms) if self._thread is not None else True

@@ -8,6 +8,7 @@ resumes at the next unanswered case.
 
 from __future__ import annotations
 
+import html
 import sqlite3
 import time
 
@@ -95,7 +96,7 @@ class RatingWindow(QWidget):
     def _show_intro(self) -> None:
         n_main = len(self.study.phase_cases("main"))
         n_practice = len(self.study.phase_cases("practice"))
-        lines = [f"<h2>{self.study.title}</h2>",
+        lines = [f"<h2>{html.escape(self.study.title)}</h2>",
                  f"You will see {n_main} images{f' after {n_practice} practice images' if n_practice else ''}. "
                  "For each, decide whether it is a <b>real</b> photograph or <b>synthetic</b> (generated).",
                  "Press <b>R</b> or <b>1</b> for real, <b>S</b> or <b>2</b> for synthetic"
@@ -113,8 +114,11 @@ class RatingWindow(QWidget):
             self._show_done()
             return
         if self.position:
-            lines.insert(1, f"<b>Welcome back, {self.log.reader_id}.</b> You resume at image {self.position + 1} "
-                            f"of {len(self.log.order)}.")
+            phase = self.log.order[self.position][0]
+            n_phase = sum(1 for p, _ in self.log.order if p == phase)
+            lines.insert(1, f"<b>Welcome back, {self.log.reader_id}.</b> You resume at "
+                            f"{'practice image' if phase == 'practice' else 'image'} {self._seq(self.position) + 1} "
+                            f"of {n_phase}.")  # counted as the header counts, per phase
         self.view.set_image(None)
         self.header.setText("")
         self.prompt.setText("<br>".join(x for x in lines if x) + "<br><br>Press <b>Space</b> to begin.")
@@ -175,8 +179,8 @@ class RatingWindow(QWidget):
         if self.opts.confidence:
             parts.append(f"Confidence: <b>{self.confidence or '—'}</b> (1-5)")
         if self.opts.diagnoses:
-            menu = "  ".join(f"{i + 1} {d}" for i, d in enumerate(self.opts.diagnoses))
-            parts.append(f"Diagnosis: <b>{self.diagnosis or '—'}</b> ({menu})")
+            menu = "  ".join(f"{i + 1} {html.escape(d)}" for i, d in enumerate(self.opts.diagnoses))
+            parts.append(f"Diagnosis: <b>{html.escape(self.diagnosis or '—')}</b> ({menu})")
         hint = "Enter to confirm" if self._complete() else ""
         self.prompt.setText(" · ".join(parts) + (f"<br><b>{hint}</b>" if hint else ""))
 
@@ -195,6 +199,8 @@ class RatingWindow(QWidget):
     # -- keys -----------------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt)
         key, text = event.key(), event.text().lower()
+        if event.isAutoRepeat() and key not in (Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus):
+            return  # a held key counts once: it must not also answer the next question or skip the feedback
         if key == Qt.Key.Key_Escape:
             self.request_quit()
         elif self.state == "intro" and key in (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -213,14 +219,15 @@ class RatingWindow(QWidget):
             return
         if self.view.painted_at is None:
             return  # no answer before the image has been seen
+        digit = int(text) if len(text) == 1 and "0" <= text <= "9" else None  # not "²", which isdigit() too
         if key == Qt.Key.Key_0:  # before the digit answers: 0 is no call, confidence or diagnosis
             self.view.reset_zoom()
         elif text in ("r", "s") or (self.call is None and text in ("1", "2")):
             self.call = "real" if text in ("r", "1") else "synthetic"
-        elif text.isdigit() and self.opts.confidence and self.confidence is None and 1 <= int(text) <= 5:
-            self.confidence = int(text)
-        elif text.isdigit() and self.opts.diagnoses and (self.confidence is not None or not self.opts.confidence):
-            i = int(text) - 1
+        elif digit is not None and self.opts.confidence and self.confidence is None and 1 <= digit <= 5:
+            self.confidence = digit
+        elif digit is not None and self.opts.diagnoses and (self.confidence is not None or not self.opts.confidence):
+            i = digit - 1
             if 0 <= i < len(self.opts.diagnoses):
                 self.diagnosis = self.opts.diagnoses[i]
         elif key == Qt.Key.Key_Backspace:
@@ -270,7 +277,8 @@ class RatingWindow(QWidget):
             self._not_saved(exc)
             return
         self.setFocus()
-        self.position += 1
+        # the first unanswered case: the next one, or after a changed earlier answer the one the reader had reached
+        self.position = self.log.next_position()
         self.view.set_image(None)
         truth = self.study.case(case_id).truth
         if phase == "practice" and self.opts.practice_feedback and truth:
