@@ -51,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SynthguiError as exc:
         print(f"synthgui {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output under a file, a full disk: the user's to fix, so no traceback
+        where = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+        print(f"synthgui {args.command}: error: {where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"synthgui {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -133,10 +133,25 @@ def _model_for(args):
     return load_model(name)
 
 
+def _check_seeds(args) -> None:
+    """A bad seed would otherwise fail at the first image, after the export folder was made."""
+    from .checks import SEED_LIMIT, seeds
+
+    seeds(args, "seed_base", "sample_seed")
+    count = max(args.random or 1, 1)  # an unconditional generator draws --random x --seeds seeds
+    for what, end in (("--seed-base + --seeds x --random", args.seed_base + args.seeds * count),
+                      ("--sample-seed + --random", args.sample_seed + count)):
+        if end > SEED_LIMIT:
+            from ..core.errors import SynthguiError
+
+            raise SynthguiError(f"{what} must stay below 2**63: every seed of an export is a whole number from 0 to 2**63 - 1")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.engine import Engine, select_device
     from ..core.export import run_privacy_check
 
+    _check_seeds(args)
     model = _model_for(args)
     for warning in model.warnings:
         print(f"synthgui export: warning: {warning}", file=sys.stderr)

@@ -41,16 +41,26 @@ def missing_xcb_libraries(find=ctypes.util.find_library) -> list[str]:
     return [name for name in XCB_LIBRARIES if find(name) is None]
 
 
+def window_problem(env: dict[str, str] | None = None) -> str | None:
+    """Why Qt could not open a window here (it would abort the process), or None."""
+    env = dict(os.environ) if env is None else env
+    if not uses_xcb(env):
+        return None
+    missing = missing_xcb_libraries()
+    if missing:
+        return ("Qt's X11 plugin needs libraries that are not installed "
+                f"({', '.join('lib' + m for m in missing)}). On Debian/Ubuntu: sudo apt-get install {XCB_PACKAGES}")
+    if not env.get("DISPLAY"):
+        return ("no display (DISPLAY is not set): run it in a desktop session or over ssh -X, or use a subcommand "
+                "(synthgui --help); QT_QPA_PLATFORM=offscreen runs the windows unseen")
+    return None
+
+
 def launch_args(args: argparse.Namespace) -> int:
-    if uses_xcb():
-        missing = missing_xcb_libraries()
-        if missing:
-            print(
-                "synthgui: cannot open a window: Qt's X11 plugin needs libraries that are not installed "
-                f"({', '.join('lib' + m for m in missing)}). On Debian/Ubuntu: sudo apt-get install {XCB_PACKAGES}",
-                file=sys.stderr,
-            )
-            return 1
+    problem = window_problem()
+    if problem is not None:
+        print(f"synthgui: cannot open a window: {problem}", file=sys.stderr)
+        return 1
     from synthgui.gui.app import make_app
     from synthgui.gui.help import welcome_wanted
     from synthgui.gui.settings import app_settings

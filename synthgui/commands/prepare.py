@@ -33,21 +33,27 @@ def run(args: argparse.Namespace) -> int:
     from ..core.errors import SynthguiError
     from ..core.prepare import prepare_dataset
 
+    from .checks import at_least_one
+
     if args.size < 32:
         raise SynthguiError("--size must be at least 32")
+    at_least_one(args, "limit")
     from tqdm import tqdm
 
-    bar = tqdm(unit="pair", dynamic_ncols=True, mininterval=1.0)
+    bars = []  # drawn at the first pair, so an error in the dataset stays one line
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        if not bars:
+            bars.append(tqdm(unit="pair", dynamic_ncols=True, mininterval=1.0))
+        bars[0].total = total
+        bars[0].update(done - bars[0].n)
 
     try:
         summary = prepare_dataset(args.domain, list(args.data), args.out, args.size, args.val_fraction, args.limit, progress,
                                   args.labels)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     for line in summary.skipped:
         print(f"skipped {line}", file=sys.stderr)
     print(f"{summary.domain}: {summary.train} training pairs ({summary.cases_train} cases), "

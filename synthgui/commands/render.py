@@ -28,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from ..core.models import default_model_name, load_model
     from ..core.skin_tones import parse_skin_tone
     from ..core.errors import SynthguiError
+    from .checks import seeds
 
+    seeds(args, "seed")
     model_name = args.model or default_model_name()
     if model_name is None:
         raise SynthguiError("no model given and no bundled model installed; pass --model PATH")

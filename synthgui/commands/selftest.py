@@ -41,7 +41,7 @@ class Checks:
             detail = fn()
         except SystemExit as exc:
             detail, ok = f"exited with status {exc.code}", exc.code in (0, None)
-        except Exception as exc:  # noqa: BLE001: a self-test reports every failure and goes on
+        except Exception as exc:  # noqa: BLE001 (a self-test reports every failure and goes on)
             detail, ok = f"{type(exc).__name__}: {exc}", False
         else:
             ok = True
@@ -164,12 +164,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _window_steps(checks: Checks, model: str, work: Path | None) -> bool:
     """The studio and, when a study was built, a rating session; True when the session was rated."""
-    from .gui import XCB_PACKAGES, missing_xcb_libraries, uses_xcb
+    from .gui import window_problem
 
-    if uses_xcb() and missing_xcb_libraries():
+    problem = window_problem()
+    if problem is not None:
         def explain() -> str:
-            raise RuntimeError(f"Qt's X11 plugin needs: sudo apt-get install {XCB_PACKAGES} "
-                               "(or run with QT_QPA_PLATFORM=offscreen)")
+            raise RuntimeError(f"{problem} (or run with --no-window, or QT_QPA_PLATFORM=offscreen)")
 
         checks.step("windows", explain)
         return False

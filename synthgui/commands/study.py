@@ -72,7 +72,9 @@ def run_build(args: argparse.Namespace) -> int:
     import sys
 
     from ..core.study.build import FolderBuild, build_from_folders
+    from .checks import seeds
 
+    seeds(args, "seed")  # numpy's generator takes no negative seed
     spec = FolderBuild(args.real, args.synthetic, args.out, args.key, args.generate, args.count or 0, args.masks,
                        args.device, args.per_class, args.practice, args.seed, args.title, options_from_args(args))
     result = build_from_folders(spec, progress=_progress)

@@ -134,16 +134,6 @@ def _load_size(args) -> int:
     return args.load_size
 
 
-def _at_least_one(args: argparse.Namespace, *names: str) -> None:
-    """Widths, batch sizes and counts below one would fail deep inside torch or the schedule."""
-    from ..core.errors import SynthguiError
-
-    for name in names:
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise SynthguiError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
-
-
 def refuse_another_run(args: argparse.Namespace) -> None:
     """A new run in a folder that holds one would overwrite its weights and double its loss log."""
     from ..core.errors import SynthguiError
@@ -157,12 +147,15 @@ def run(args: argparse.Namespace) -> int:
     from ..core.datasets import load_aligned, load_pair_folders, sibling_val_dir
     from ..core.errors import SynthguiError
     from ..core.train import Trainer, TrainConfig
+    from .checks import at_least_one, positive, seeds
 
     if args.aligned is None and (args.masks is None or args.images is None):
         raise SynthguiError("give --masks and --images, or --aligned")
     if args.resolution < 32 or args.resolution % 32:
         raise SynthguiError("--resolution must be a multiple of 32")
-    _at_least_one(args, "ngf", "ndf", "batch_size", "epoch_size", "max_iterations")
+    at_least_one(args, "ngf", "ndf", "batch_size", "epoch_size", "max_iterations", "threads", "input_nc")
+    seeds(args, "seed")
+    positive(args, "lr")
     if args.epochs < 0 or args.epochs_decay < 0:
         raise SynthguiError("--epochs and --epochs-decay cannot be negative")
     refuse_another_run(args)

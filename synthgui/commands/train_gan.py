@@ -48,11 +48,14 @@ def run(args: argparse.Namespace) -> int:
     from ..core.card import ModelCard
     from ..core.errors import SynthguiError
     from ..core.train_gan import GanConfig, GanTrainer, load_image_folder
-    from .train import _at_least_one, _StopFlag, refuse_another_run
+    from .checks import at_least_one, positive, seeds
+    from .train import _StopFlag, refuse_another_run
 
     if args.size < 8 or args.size & (args.size - 1):
         raise SynthguiError(f"--size must be a power of two of at least 8, not {args.size}")
-    _at_least_one(args, "nz", "ngf", "ndf", "batch_size", "max_iterations")
+    at_least_one(args, "nz", "ngf", "ndf", "batch_size", "iterations", "max_iterations", "threads")
+    seeds(args, "seed")
+    positive(args, "lr")
     refuse_another_run(args)
     card = ModelCard.load(args.card_template) if args.card_template else None
     images = load_image_folder(args.images, args.size, args.channels)

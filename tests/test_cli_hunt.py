@@ -1,0 +1,188 @@
+"""Every subcommand keeps the README's promise: a user error prints one line and exits with status 2
+(no traceback), and a machine without a display gets an explanation instead of Qt's abort."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from synthgui.cli import main
+from synthgui.core.networks import GeneratorSpec
+
+from helpers import skin_card, write_model
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HUGE = str(10**20)
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    return write_model(tmp_path / "models", GeneratorSpec(ngf=4, num_downs=6), skin_card(resolution=64))
+
+
+@pytest.fixture
+def mask_path(tmp_path):
+    mask = np.zeros((64, 64), np.uint8)
+    mask[20:40, 20:40] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    return tmp_path / "mask.png"
+
+
+@pytest.fixture
+def pairs(tmp_path):
+    """Three 32 px mask/image pairs."""
+    rng = np.random.default_rng(0)
+    for sub in ("masks", "images"):
+        (tmp_path / "pairs" / sub).mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "pairs" / "images" / f"{i}.png")
+        mask = np.zeros((32, 32), np.uint8)
+        mask[8:20, 8:20] = 255
+        Image.fromarray(mask).save(tmp_path / "pairs" / "masks" / f"{i}.png")
+    return tmp_path / "pairs"
+
+
+@pytest.fixture
+def a_file(tmp_path):
+    """A regular file: a path under it cannot be written, even by root."""
+    path = tmp_path / "afile"
+    path.write_text("x")
+    return path
+
+
+def one_line_error(capsys, argv, match=""):
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert match in err, err
+    return err
+
+
+def train_args(pairs, out):
+    return ["train", "--masks", pairs / "masks", "--images", pairs / "images", "--out", out, "--resolution", "32",
+            "--netG", "resnet_6blocks", "--ngf", "4", "--ndf", "4", "--epochs", "1", "--epochs-decay", "0",
+            "--load-size", "0", "--device", "cpu", "--threads", "1", "--preview-every", "0"]
+
+
+def gan_args(pairs, out):
+    return ["train-gan", "--images", pairs / "images", "--out", out, "--size", "16", "--ngf", "4", "--ndf", "4",
+            "--batch-size", "2", "--iterations", "2", "--device", "cpu", "--threads", "1", "--preview-every", "0"]
+
+
+@pytest.mark.parametrize("option,value", [("--seed-base", HUGE), ("--sample-seed", "-1"), ("--sample-seed", HUGE),
+                                          ("--seeds", HUGE)])
+def test_export_refuses_a_bad_seed_before_making_the_folder(tmp_path, model_path, capsys, option, value):
+    """Before: --seed-base 10**20 and --sample-seed -1 made an export folder that failed at its first image
+    (and again at every --resume); --seeds 10**20 was an OverflowError traceback."""
+    out = tmp_path / "set"
+    one_line_error(capsys, ["export", "--model", model_path, "--out", out, "--random", "2", option, value,
+                            "--device", "cpu", "--no-progress"], "seed")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("value", [HUGE, "-1"])
+def test_render_refuses_a_seed_out_of_range(tmp_path, model_path, mask_path, capsys, value):
+    """Before: --seed 10**20 was a ValueError traceback ('Overflow when unpacking long long')."""
+    one_line_error(capsys, ["render", "--model", model_path, "--mask", mask_path, "--out", tmp_path / "o.png",
+                            "--seed", value], "--seed")
+
+
+@pytest.mark.parametrize("command", ["train", "train-gan"])
+@pytest.mark.parametrize("option,value", [("--seed", "-1"), ("--seed", HUGE), ("--lr", "-1"), ("--lr", "nan"),
+                                          ("--threads", "-1")])
+def test_training_refuses_bad_numbers(tmp_path, pairs, capsys, command, option, value):
+    """Before: tracebacks from numpy (negative seed), torch (seed overflow, 'Invalid learning rate',
+    'set_num_threads expects a positive integer')."""
+    argv = (train_args if command == "train" else gan_args)(pairs, tmp_path / "run")
+    one_line_error(capsys, [*argv, option, value], option)
+
+
+def test_train_refuses_a_negative_input_channel_count(tmp_path, pairs, capsys):
+    """Before: RuntimeError 'Trying to create tensor with negative dimension' from torch."""
+    one_line_error(capsys, [*train_args(pairs, tmp_path / "run"), "--input-nc", "-1"], "--input-nc")
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_train_gan_refuses_no_iterations(tmp_path, pairs, capsys, value):
+    """Before: 'training ... -3 iterations', then 'done' with exit 0 and an untrained generator written."""
+    one_line_error(capsys, [*gan_args(pairs, tmp_path / "run"), "--iterations", value], "--iterations")
+    assert not (tmp_path / "run" / "latest_net_G.pth").exists()
+
+
+def test_prepare_refuses_a_negative_limit(tmp_path, capsys):
+    """Before: --limit -1 silently dropped the last pair (a Python slice) and exited 0."""
+    one_line_error(capsys, ["prepare", "skin", "--data", tmp_path, "--out", tmp_path / "p", "--limit", "-1"], "--limit")
+
+
+def test_prepare_error_is_one_line(tmp_path, capsys):
+    """Before: the progress bar ('0pair [00:00, ?pair/s]') was drawn on stderr before the error."""
+    one_line_error(capsys, ["prepare", "skin", "--data", tmp_path / "nope", "--out", tmp_path / "p"], "images/")
+
+
+def test_prepare_into_an_unwritable_folder(tmp_path, a_file, capsys):
+    """Before: NotADirectoryError traceback from pathlib, exit 1."""
+    raw = tmp_path / "raw"
+    for sub in ("images", "masks"):
+        (raw / sub).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(raw / "images" / "ISIC_1.jpg")
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:30, 10:30] = 255
+    Image.fromarray(mask).save(raw / "masks" / "ISIC_1_segmentation.png")
+    one_line_error(capsys, ["prepare", "skin", "--data", raw, "--out", a_file / "p", "--size", "32"], str(a_file))
+
+
+def test_selftest_keep_folder_that_cannot_be_made(tmp_path, a_file, model_path, capsys):
+    """Before: NotADirectoryError / FileExistsError tracebacks from pathlib, exit 1."""
+    one_line_error(capsys, ["selftest", "--model", model_path, "--no-window", "--keep", a_file / "k"], str(a_file))
+    (tmp_path / "used").mkdir()
+    one_line_error(capsys, ["selftest", "--model", model_path, "--no-window", "--keep", tmp_path / "used"], "used")
+
+
+def test_study_build_into_an_unwritable_folder(tmp_path, a_file, capsys):
+    """Before: NotADirectoryError traceback from pathlib, exit 1 (caught for every subcommand in cli.main)."""
+    from helpers import write_image_folders
+
+    write_image_folders(tmp_path, 2)
+    one_line_error(capsys, ["study", "build", "--real", tmp_path / "real", "--synthetic", tmp_path / "syn",
+                            "--out", a_file / "study", "--blank-ms", "0", "--size", "32"], str(a_file))
+
+
+def _no_display_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PYTHONPATH"] = REPO
+    return env
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="X11 only")
+@pytest.mark.parametrize("argv", [[], ["gui"]])
+def test_no_display_is_explained(argv):
+    """Before: Qt printed 'could not load the Qt platform plugin "xcb"' and aborted (SIGABRT, status 134)."""
+    out = subprocess.run([sys.executable, "-m", "synthgui", *argv], capture_output=True, text=True,
+                         env=_no_display_env(), timeout=60)
+    assert out.returncode == 1, out.stderr  # as for missing X11 libraries: the machine's, not a typo
+    assert "display" in out.stderr.lower() and "offscreen" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="X11 only")
+def test_selftest_window_steps_without_a_display_fail_as_a_step():
+    """Before: the whole self-test aborted in Qt, so its summary line and status were lost."""
+    code = ("from synthgui.commands.selftest import Checks, _window_steps\n"
+            "c = Checks()\nprint(_window_steps(c, 'unused', None), c.failed)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_no_display_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "FAIL windows" in out.stdout and "False ['windows']" in out.stdout
+
+
+def test_study_build_refuses_a_negative_seed(tmp_path, capsys):
+    """Now: ValueError('expected non-negative integer') traceback from numpy, exit 1."""
+    from helpers import write_image_folders
+
+    write_image_folders(tmp_path, 2)
+    one_line_error(capsys, ["study", "build", "--real", tmp_path / "real", "--synthetic", tmp_path / "syn",
+                            "--out", tmp_path / "study", "--blank-ms", "0", "--size", "32", "--seed", "-1"], "--seed")
