@@ -344,7 +344,7 @@ class ExportDialog(QDialog):
         conditions = [self.conditions.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.conditions.count())
                       if self.conditions.item(i).checkState() == Qt.CheckState.Checked]
         return Sweep(
-            skin_tones=list(dict.fromkeys(tones)) or [None],
+            skin_tones=tones or [None],  # parse_skin_tones drops repeats
             conditions=conditions or [None],
             sizes=parse_floats([self.sizes.text()], "sizes"),
             locations=parse_locations([p for p in self.locations.text().split(";") if p.strip()]),

@@ -149,7 +149,6 @@ class StudioModels:
                 self.doc.replace(lm, "Fit mask to model")
         self.palette_panel.set_card(display)
         self.canvas.label = default_label(display)
-        self.canvas.erase_to = display.context_id
         self.palette_panel.select(self.canvas.label)
         self.render_panel.set_card(card)
         self.lesion_panel.setTitle("Selected lesion" if card is None or card.domain == "skin" else "Selected region")

@@ -205,7 +205,6 @@ class CanvasView(ImageView):
         self.tool = "brush"
         self.radius = 8
         self.label = 1
-        self.erase_to = 0  # what the eraser leaves: the background, or a fundus or MRI mask's retina or brain
         self.background = QColor(0, 0, 0)  # class 0's colour when there is no underlay
         self.underlay: QImage | None = None
         self.mask_opacity = 1.0
@@ -312,7 +311,8 @@ class CanvasView(ImageView):
         or brain leaves the background (outside the eye or head) as it is."""
         if self.tool != "eraser":
             return self.label, None
-        return self.erase_to, (0 if self.erase_to else None)
+        context = self.doc.context  # the background, or a fundus or MRI mask's retina or brain
+        return context, (0 if context else None)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.RightButton:
