@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from synthgui.core.card import ModelCard
 
 from .actions import make_action, retint
 from .document import MaskDocument
+from .edit_cadence import EditCadence
 from .panels import CardPanel, LesionPanel, ModelCombo, PalettePanel, RenderPanel, TonePanel, stacked
 from .rendering import ModelLoader, RenderBridge
 from .settings import app_settings, int_value
@@ -63,6 +65,11 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.render_seconds = 0.0  # worker time of the render on screen
         self._dirty_since: float | None = None
         self._render_scheduled = False
+        self._cadence = EditCadence()  # holds a render back briefly for a fresher edit while edits stream
+        self._late_submit = QTimer(self)
+        self._late_submit.setSingleShot(True)
+        self._late_submit.setTimerType(Qt.TimerType.PreciseTimer)
+        self._late_submit.timeout.connect(lambda: self._submit_if_idle(hold=False))
         self._lesion_control = ""
         self.doc = MaskDocument(256, None, self)
         self.sync = ViewSync()
@@ -456,6 +463,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         """Mark the preview stale and render as soon as the worker is free (latest wins)."""
         now = time.perf_counter()
         self._last_edit = now
+        self._cadence.edited(now)
         if self._dirty_since is None:
             self._dirty_since = now
         if self.bridge is None:
@@ -465,10 +473,21 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
             self._render_scheduled = True
             QTimer.singleShot(0, self._submit_if_idle)
 
-    def _submit_if_idle(self) -> None:
+    def _submit_if_idle(self, hold: bool = True) -> None:
+        """Start a render of the mask as it is now, if one is wanted and the worker is free.
+
+        While edits stream in, ``hold`` lets ``EditCadence`` hold the render back until the next edit
+        (due within one event interval) or a deadline just past it: the frame then shows the pen
+        where it is, not where it was up to an interval ago."""
         self._render_scheduled = False
         if self.bridge is None or self._dirty_since is None or self.bridge.busy():
             return
+        wait = self._cadence.wait_before_render(time.perf_counter()) if hold else 0.0
+        if wait > 0:
+            if not self._late_submit.isActive():
+                self._late_submit.start(max(1, math.ceil(wait * 1000)))
+            return
+        self._late_submit.stop()
         if self.nothing_to_render():
             self._show_no_lesion_hint()
             return
