@@ -91,3 +91,27 @@ def test_a_held_render_starts_at_its_deadline_when_no_edit_comes(loaded, qtbot):
     qtbot.waitUntil(lambda: len(jobs) == 1, timeout=1000)  # the pen stopped: the deadline renders the mask as it is
     wait_rendered(w, qtbot)
     assert w.preview.image_id == jobs[0].id
+
+
+def test_lifting_the_pen_starts_a_held_render_at_once(loaded, qtbot):
+    from PySide6.QtCore import QPointF
+
+    from tests.gui_input import send_mouse
+
+    w = loaded
+    jobs = _recording_submits(w)
+    w.set_tool("brush")
+    canvas = w.canvas
+    at = canvas.transform().map(QPointF(40.5, 40.5))
+    send_mouse(canvas, "press", at)
+    send_mouse(canvas, "move", canvas.transform().map(QPointF(44.5, 40.5)))
+    qtbot.waitUntil(lambda: w.bridge.idle_for_gui() and w._dirty_since is None, timeout=5000)
+    jobs.clear()
+    send_mouse(canvas, "move", canvas.transform().map(QPointF(48.5, 40.5)))
+    _stream_is_running(w, age=0.005)  # a long stream: the worker is free and the edit is not fresh
+    w._cadence.slack = 50.0  # a deadline far away: only the pen lifting can start the render now
+    w._submit_if_idle()
+    assert jobs == [] and w._late_submit.isActive()
+    send_mouse(canvas, "release", at)
+    assert len(jobs) == 1 and not w._late_submit.isActive()
+    wait_rendered(w, qtbot)

@@ -41,6 +41,10 @@ class EditCadence:
                 self.interval = None  # a pause: the next edit starts a new stream
         self.last = now
 
+    def paused(self) -> None:
+        """The stream ended (the pen lifted): the next edit starts a new one."""
+        self.interval = None
+
     def wait_before_render(self, now: float) -> float:
         """Seconds to hold a render back in the hope of a fresher edit; 0 means render now."""
         if self.last is None or self.interval is None:

@@ -450,11 +450,19 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
 
         if not isValid(self.doc.undo_stack) or getattr(self, "_own_push", False) or self.canvas.moving_lesion:
             return
+        self._edits_paused()
         transforming = self.doc.transforming
         if not self.doc.settle_selection() and transforming:
             self._selection_changed()
 
     # --- rendering ------------------------------------------------------------------------------
+
+    def _edits_paused(self) -> None:
+        """A step landed outside a drag (the pen lifted, an undo, a fill): no fresher edit is coming,
+        so a render held back for one starts now."""
+        self._cadence.paused()
+        if self._late_submit.isActive():
+            self._submit_if_idle(hold=False)
 
     def _mask_edited(self, *args) -> None:
         self.request_render()
