@@ -3,6 +3,7 @@ thread with progress, rate and ETA, and can be cancelled (the folder stays resum
 
 from __future__ import annotations
 
+import html
 import math
 import threading
 import time
@@ -17,6 +18,8 @@ from PySide6.QtWidgets import (
 from PySide6.QtCore import Qt
 
 from ..core.locations import app_locations, suggested_folder
+from .scrolling import FittingScrollArea, fit_to_screen
+from .theme import error_colour
 
 FITZPATRICK = ("I", "II", "III", "IV", "V", "VI")
 
@@ -125,6 +128,9 @@ class ExportDialog(QDialog):
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
+        settings = QWidget()  # the three groups scroll on a short screen; progress and buttons stay in view
+        groups = QVBoxLayout(settings)
+        groups.setContentsMargins(0, 0, 0, 0)
         source = QGroupBox("Masks")
         s = QVBoxLayout(source)
         self.use_canvas = QRadioButton("Current canvas")
@@ -158,7 +164,7 @@ class ExportDialog(QDialog):
         s.addWidget(self.use_canvas)
         s.addLayout(row)
         s.addLayout(random_row)
-        layout.addWidget(source)
+        groups.addWidget(source)
         if canvas_usable:
             self.use_canvas.setChecked(True)
         else:  # a blank canvas: proposed lesions are the useful default
@@ -168,6 +174,7 @@ class ExportDialog(QDialog):
         form = QFormLayout(sweep)
         self.tone_boxes: dict[str, QCheckBox] = {}
         tones = QHBoxLayout()
+        tones.setContentsMargins(0, 0, 0, 0)  # the boxes on the line of their label, as in the other rows
         for key in FITZPATRICK:
             box = QCheckBox(key)
             self.tone_boxes[key] = box
@@ -224,7 +231,7 @@ class ExportDialog(QDialog):
         self.count_label = QLabel()
         self.count_label.setToolTip("How many images the export makes: masks times the sweep's combinations")
         form.addRow("Images", self.count_label)
-        layout.addWidget(sweep)
+        groups.addWidget(sweep)
 
         output = QGroupBox("Output")
         out = QFormLayout(output)
@@ -252,7 +259,8 @@ class ExportDialog(QDialog):
         self.privacy_dir = QLineEdit()
         self.privacy_dir.setPlaceholderText("optional: training images, for the near-copy check")
         out.addRow("Privacy check", self.privacy_dir)
-        layout.addWidget(output)
+        groups.addWidget(output)
+        layout.addWidget(FittingScrollArea(settings), 1)
 
         self.progress = QProgressBar()
         self.status = QLabel("Ready.")
@@ -280,6 +288,7 @@ class ExportDialog(QDialog):
         self.conditions.itemChanged.connect(self._update_count)
         self.mask_folder.editingFinished.connect(self._count_folder)
         self._update_count()
+        self.resize(fit_to_screen(self))
 
     def _canvas_is_blank(self) -> bool:
         """No lesion on a skin model's canvas: every training image showed one (as the studio's hint says)."""
@@ -318,7 +327,7 @@ class ExportDialog(QDialog):
         try:
             count = self.image_count()
         except SynthguiError as exc:
-            self.count_label.setText(f"<span style='color:#c62828'>{exc}</span>")
+            self.count_label.setText(f"<span style='color:{error_colour(self.palette())}'>{html.escape(str(exc), quote=False)}</span>")
             return
         self.count_label.setText("choose the masks" if count is None else f"<b>{count:,}</b> image{'s' if count != 1 else ''}")
 

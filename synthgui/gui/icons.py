@@ -1,6 +1,7 @@
 """The one registry from semantic icon names to qtawesome glyphs: nothing else names a glyph.
 
-Icons take the palette's text colour, so they read on light and dark themes alike.
+Icons take the palette's text colour, so they read on light and dark themes alike; one set with
+``themed_icon`` is drawn again in the new colour when the palette changes (``retint``).
 """
 
 from __future__ import annotations
@@ -48,3 +49,17 @@ def icon(name: str) -> QIcon:
     colour = app.palette().color(QPalette.ColorRole.WindowText) if app is not None else None
     options = {"color": colour.name()} if colour is not None else {}
     return qta.icon(_GLYPHS[name], **options)
+
+
+def themed_icon(target, name: str) -> None:
+    """Give an action or a button the icon ``name``, and mark it for ``retint`` on a light/dark switch."""
+    target.setIcon(icon(name))
+    target.setProperty("icon_name", name)
+
+
+def retint(targets) -> None:
+    """Draw the icons of actions and buttons marked by ``themed_icon`` in the palette's current text colour."""
+    for target in targets:
+        name = target.property("icon_name")
+        if name:
+            target.setIcon(icon(str(name)))

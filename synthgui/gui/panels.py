@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QButtonGroup, QColorDialog, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
@@ -14,11 +14,12 @@ from PySide6.QtWidgets import (
 from synthgui.core.card import MODES, ModelCard
 from synthgui.core.skin_tones import FITZPATRICK_RGB, to_hex
 
-from .icons import icon
+from .icons import themed_icon
+from .theme import text_on, warning_colour
 
 
 def _swatch_style(rgb: tuple[int, int, int]) -> str:
-    text = "#000" if sum(rgb) > 382 else "#fff"
+    text = text_on(rgb)  # by luminance: a channel sum put white on bright green
     return f"QToolButton {{ background: {to_hex(rgb)}; color: {text}; border: 1px solid palette(mid); min-width: 28px; min-height: 22px; }}" \
            f" QToolButton:checked {{ border: 3px solid palette(highlight); }}"
 
@@ -156,7 +157,8 @@ class TonePanel(QGroupBox):
             self._group.addButton(b)
             self.buttons[name] = b
             grid.addWidget(b, 0, i)
-        self.custom = QPushButton(icon("colour"), "Colour...")
+        self.custom = QPushButton("Colour...")
+        themed_icon(self.custom, "colour")
         self.custom.setToolTip("Pick any skin colour")
         self.custom.clicked.connect(self._pick)
         grid.addWidget(self.custom, 1, 0, 1, 3)
@@ -194,7 +196,8 @@ class RenderPanel(QGroupBox):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Variation seed (reference mode: dropout and batch statistics)")
-        self.new_variation = QPushButton(icon("variation"), "New variation")
+        self.new_variation = QPushButton("New variation")
+        themed_icon(self.new_variation, "variation")
         self.new_variation.setToolTip("Draw a new seed (N)")
         self.new_variation.setShortcut("N")
         row = QHBoxLayout()
@@ -239,7 +242,8 @@ def _class_square(rgb: tuple[int, int, int]) -> str:
     return f"<span style='color:{to_hex(rgb)}{ground}'>&#9632;</span>"
 
 
-def card_html(card: ModelCard | None, identity: dict[str, str] | None = None, warnings: list[str] | None = None) -> str:
+def card_html(card: ModelCard | None, identity: dict[str, str] | None = None, warnings: list[str] | None = None,
+              warning_color: str | None = None) -> str:
     """What a clinician should know about the model before trusting a render."""
     if card is None:
         return "<p><b>No model loaded.</b></p><p>Use <i>Model &gt; Open model...</i> to load a pix2pix generator (.pth or .safetensors).</p>"
@@ -258,7 +262,7 @@ def card_html(card: ModelCard | None, identity: dict[str, str] | None = None, wa
             text = "; ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
             rows.append(f"<p><b>{title}:</b> {e(text)}</p>")
     for w in warnings or []:
-        rows.append(f"<p style='color:#c60'><b>Warning:</b> {e(w)}</p>")
+        rows.append(f"<p style='color:{warning_color or warning_colour()}'><b>Warning:</b> {e(w)}</p>")
     if identity:
         rows.append(f"<p><small>{e(identity.get('path', ''))}<br>sha256 {e(identity.get('sha256', '')[:16])}...</small></p>")
     return "".join(rows)
@@ -271,7 +275,18 @@ class CardPanel(QTextBrowser):
         self.show_card(None)
 
     def show_card(self, card: ModelCard | None, identity: dict[str, str] | None = None, warnings: list[str] | None = None) -> None:
-        self.setHtml(card_html(card, identity, warnings))
+        self._shown = (card, identity, warnings)
+        self.setHtml(card_html(card, identity, warnings, warning_colour(self.palette())))
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        """A few lines: where the screen is short, the controls above it get the height, and it scrolls."""
+        return QSize(256, self.fontMetrics().height() * 8)
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        """A light/dark switch: the warning colour is chosen for the new ground."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_shown"):
+            self.show_card(*self._shown)
 
 
 def stacked(*widgets: QWidget) -> QWidget:

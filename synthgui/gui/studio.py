@@ -8,20 +8,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox, QDockWidget, QDoubleSpinBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+    QAbstractButton, QComboBox, QDockWidget, QDoubleSpinBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
     QSlider, QSplitter, QToolBar, QWidget,
 )
 
 from synthgui.core.card import ModelCard
 
-from .actions import make_action, retint
+from .actions import make_action, retint, set_tip
+from .icons import themed_icon
 from .document import MaskDocument
 from .edit_cadence import EditCadence
 from .panels import CardPanel, LesionPanel, ModelCombo, PalettePanel, RenderPanel, TonePanel, stacked
 from .rendering import ModelLoader, RenderBridge
+from .scrolling import FittingScrollArea
 from .settings import app_settings, int_value
 from .studio_files import StudioFiles
 from .studio_models import StudioModels
@@ -100,7 +102,9 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.underlay_panel = self._underlay_controls()
         dock = QDockWidget("Controls", self)  # labels, the selected lesion or region, tone, render, underlay
         dock.setObjectName("lesion_dock")
-        dock.setWidget(stacked(self.palette_panel, self.lesion_panel, self.tone_panel, self.render_panel, self.underlay_panel))
+        # scrolled when the screen is short (1366x768): the window may be made lower than the panel
+        dock.setWidget(FittingScrollArea(stacked(self.palette_panel, self.lesion_panel, self.tone_panel,
+                                                 self.render_panel, self.underlay_panel)))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.card_panel = CardPanel()
         card_dock = QDockWidget("Model card", self)
@@ -143,11 +147,11 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.act_save_as = a(self, "Save project &as...", self._save_as, QKeySequence.StandardKey.SaveAs)
         self.act_import_mask = a(self, "&Import mask PNG...", self._import_mask_dialog, "Ctrl+I", "import")
         self.act_underlay = a(self, "Open &underlay (photo or DICOM)...", self._underlay_dialog, "Ctrl+U", "underlay")
-        self.act_clear_underlay = a(self, "Clear underlay", self.clear_underlay, None, "underlay_off")
-        self.act_export_image = a(self, "Export &image...", lambda: self._export_dialog("image"), "Ctrl+E", "export")
+        self.act_clear_underlay = a(self, "&Clear underlay", self.clear_underlay, None, "underlay_off")
+        self.act_export_image = a(self, "&Export image...", lambda: self._export_dialog("image"), "Ctrl+E", "export")
         self.act_export_mask = a(self, "Export &mask...", lambda: self._export_dialog("mask"), "Ctrl+Shift+M")
-        self.act_export_both = a(self, "Export image &and mask...", lambda: self._export_dialog("both"), "Ctrl+Shift+E")
-        self.act_export_set = a(self, "Export image &set...", self._open_export_set, None, "export_set")
+        self.act_export_both = a(self, "Export image an&d mask...", lambda: self._export_dialog("both"), "Ctrl+Shift+E")
+        self.act_export_set = a(self, "Export image se&t...", self._open_export_set, None, "export_set")
         self.act_quit = a(self, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_undo = self.doc.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
@@ -158,12 +162,13 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         for action, slot in ((self.act_undo, self.undo), (self.act_redo, self.redo)):
             action.triggered.disconnect()
             action.triggered.connect(slot)
-        from .icons import icon
-
-        self.act_undo.setIcon(icon("undo"))
-        self.act_undo.setProperty("icon_name", "undo")
-        self.act_redo.setIcon(icon("redo"))
-        self.act_redo.setProperty("icon_name", "redo")
+        themed_icon(self.act_undo, "undo")
+        themed_icon(self.act_redo, "redo")
+        # The stack renames them ("Undo Brush stroke"); the tooltip keeps naming the keys.
+        stack = self.doc.undo_stack
+        stack.undoTextChanged.connect(self._undo_tips)
+        stack.redoTextChanged.connect(self._undo_tips)
+        self._undo_tips()
         self.act_fit = a(self, "&Fit", self.canvas.fit, "Ctrl+0", "fit", "Fit the image to the view")
         self.act_100 = a(self, "&100%", self.canvas.actual_size, "Ctrl+1", "zoom_100", "Show the image at 100%")
         self.act_smaller = a(self, "Smaller brush", lambda: self.set_brush_size(self.brush_size.value() - 1), "[")
@@ -195,6 +200,14 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.act_export_set.setEnabled(self._module_exists("synthgui.gui.export_dialog"))
         self.act_new_study.setEnabled(self._module_exists("synthgui.gui.study_wizard"))
         self.act_rate.setEnabled(self._module_exists("synthgui.gui.rating"))
+
+    def _undo_tips(self, *_args) -> None:
+        from shiboken6 import isValid
+
+        for action, verb, text in ((self.act_undo, "Undo", self.doc.undo_stack.undoText()),
+                                    (self.act_redo, "Redo", self.doc.undo_stack.redoText())):
+            if isValid(action):  # not during teardown
+                set_tip(action, f"{verb} {text}".strip())
 
     @staticmethod
     def _module_exists(name: str) -> bool:
@@ -263,6 +276,8 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.brush_size.setFixedWidth(110)
         self.brush_size.setToolTip("Brush radius in mask pixels ([ smaller, ] larger)")
         self.brush_size_label = QLabel()
+        # as wide as its widest text: the toolbar does not shift while [ and ] change the size
+        self.brush_size_label.setMinimumWidth(self.brush_size_label.fontMetrics().horizontalAdvance("100 px"))
         top.addWidget(self.brush_size)
         top.addWidget(self.brush_size_label)
         top.addSeparator()
@@ -355,8 +370,8 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 820)
+        else:  # the first start: as large as suits the studio, but never beyond the screen (1366x768)
+            self.resize(self._first_size())
         state = s.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
@@ -367,6 +382,16 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.view_mode.setCurrentIndex(max(0, self.view_mode.findData(str(s.value("studio/view_mode", "side")))))
         self.overlay_opacity.setValue(int_value("studio/overlay_opacity", self.overlay_opacity.value(), s))
         self.split_slider.setValue(int_value("studio/split", self.split_slider.value(), s))
+
+    def _first_size(self) -> QSize:
+        from PySide6.QtGui import QGuiApplication
+
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return QSize(1400, 820)
+        free = screen.availableGeometry().size()
+        # room for the title bar and frame the window manager adds
+        return QSize(min(1400, free.width() - 16), min(820, free.height() - 48)).expandedTo(self.minimumSizeHint())
 
     def save_settings(self) -> None:
         s = app_settings()
@@ -643,7 +668,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         from PySide6.QtCore import QEvent
 
         if event.type() == QEvent.Type.PaletteChange:
-            retint(self.findChildren(QAction))
+            retint(self.findChildren(QAction) + self.findChildren(QAbstractButton))
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

@@ -323,7 +323,8 @@ class StudioFiles:
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for p in recent("recent/projects"):
-            action = self.recent_menu.addAction(p, lambda p=p: self._confirm_discard() and self.open_project(p))
+            # "&&": a folder named "R&D" is shown as it is, not with an underlined D
+            action = self.recent_menu.addAction(p.replace("&", "&&"), lambda p=p: self._confirm_discard() and self.open_project(p))
             if not Path(p).is_file():  # moved or deleted since: shown, so the user knows where it was, but not offered
                 action.setEnabled(False)
                 action.setToolTip("The file is not there any more")

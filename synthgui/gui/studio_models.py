@@ -208,12 +208,12 @@ class StudioModels:
         self.model_menu.addAction(self.act_open_model)
         self.model_menu.addSeparator()
         for name, path, source in _list_model_entries():
-            self.model_menu.addAction(f"{name} ({source})", lambda p=path: self.load_model_path(p))
+            self.model_menu.addAction(f"{name} ({source})".replace("&", "&&"), lambda p=path: self.load_model_path(p))
         recent_models = [p for p in recent("recent/models") if Path(p).is_file()]
         if recent_models:
             self.model_menu.addSeparator()
             for p in recent_models:
-                self.model_menu.addAction(f"{display_name(p)} - {p}", lambda p=p: self.load_model_path(p))
+                self.model_menu.addAction(f"{display_name(p)} - {p}".replace("&", "&&"), lambda p=p: self.load_model_path(p))
         self.model_menu.addSeparator()
         devices = self.model_menu.addMenu("&Device")
         group = QActionGroup(devices)  # one device at a time: shown as radio items

@@ -15,6 +15,8 @@ from synthgui.core.locations import app_locations, suggested_folder
 from synthgui.core.study.build import BuildResult, FolderBuild, build_from_folders
 from synthgui.core.study.design import StudyOptions
 
+from .theme import error_colour
+
 
 def _folder_field(parent: QWidget, caption: str) -> tuple[QWidget, QLineEdit]:
     box = QWidget(parent)
@@ -46,7 +48,6 @@ class SourcesPage(QWizardPage):
         form.addRow("Masks for generation:", box)
         self.problem = QLabel(self)
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #c62828")
         form.addRow(self.problem)
         for w in (self.real, self.synthetic, self.model):
             w.textChanged.connect(self.completeChanged)
@@ -59,6 +60,7 @@ class SourcesPage(QWizardPage):
             text = edit.text().strip()
             if text and not Path(text).expanduser().is_dir():
                 problems.append(f"{label}: there is no folder {text}")
+        self.problem.setStyleSheet(f"color: {error_colour(self.palette())}")  # legible on a light or dark palette
         self.problem.setText("\n".join(problems))
         return not problems
 

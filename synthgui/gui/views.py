@@ -137,6 +137,19 @@ class ImageView(QWidget):
             return
         super().keyReleaseEvent(event)
 
+    def enterEvent(self, event) -> None:  # noqa: N802
+        """The pointer over the image takes the keys, so that Space+drag pans: after a click on New
+        variation or the view-mode box, Space pressed the button again (a new seed) or opened the box,
+        and the drag painted. A field being typed in keeps them, as does another window."""
+        from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit
+
+        focus = QApplication.focusWidget()
+        typing = isinstance(focus, (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)) and \
+            not (isinstance(focus, QTextEdit) and focus.isReadOnly())
+        if self.isActiveWindow() and not typing and focus is not self:
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
+        super().enterEvent(event)
+
     def focusOutEvent(self, event) -> None:  # noqa: N802
         """Space released elsewhere (after Alt+Tab, or a click on a panel) never reaches this view:
         without this every later drag would pan instead of paint."""
@@ -277,28 +290,41 @@ class CanvasView(ImageView):
         p.setOpacity(self.mask_opacity)
         p.drawImage(target, qimage_rgba(rgba))
         p.setOpacity(1.0)
-        pen = QPen(self.palette().color(self.foregroundRole()))
-        pen.setCosmetic(True)
         selection = self.doc.selection_now
         if selection is not None and self.tool == "move":
-            pen.setStyle(Qt.PenStyle.DashLine)
-            p.setPen(pen)
             ys, xs = np.nonzero(selection)
             if xs.size:
-                p.drawRect(QRectF(xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1))
-        pen.setStyle(Qt.PenStyle.SolidLine)
-        p.setPen(pen)
+                box = QRectF(xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+                self._outlined(p, lambda: p.drawRect(box), dashed=True)
         if self.tool in ("brush", "eraser") and self._hover is not None:
-            p.drawEllipse(self._hover, self.radius + 0.5, self.radius + 0.5)
+            hover = QPointF(self._hover)
+            self._outlined(p, lambda: p.drawEllipse(hover, self.radius + 0.5, self.radius + 0.5))
         if self.tool == "polygon" and self._poly:
             path = QPainterPath(QPointF(*self._poly[0]))
             for pt in self._poly[1:]:
                 path.lineTo(QPointF(*pt))
             if self._hover is not None:
                 path.lineTo(self._hover)
-            p.drawPath(path)
+            self._outlined(p, lambda: p.drawPath(path))
         if self.tool == "ellipse" and self._drag_start is not None and self._drag_now is not None:
-            p.drawEllipse(QRectF(self._drag_start, self._drag_now).normalized())
+            rect = QRectF(self._drag_start, self._drag_now).normalized()
+            self._outlined(p, lambda: p.drawEllipse(rect))
+
+    @staticmethod
+    def _outlined(p: QPainter, draw, dashed: bool = False) -> None:
+        """An outline (brush ring, polygon, ellipse, selection) as a light line on a dark one: it shows on
+        any skin tone, class colour or underlay. A line in the palette's text colour alone vanished on
+        type VI skin with a light palette, and on type I skin with a dark one."""
+        p.save()
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for colour, width in ((QColor(0, 0, 0), 3.0), (QColor(255, 255, 255), 1.0)):
+            pen = QPen(colour, width)
+            pen.setCosmetic(True)
+            if dashed and width == 1.0:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            draw()
+        p.restore()
 
     # --- mouse ----------------------------------------------------------------------------------
 
@@ -479,7 +505,9 @@ class PreviewView(ImageView):
         if self.image is None:
             p.resetTransform()
             p.setPen(self.palette().color(self.foregroundRole()))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            margin = self.fontMetrics().height()  # the text never touches the splitter or the window edge
+            p.drawText(self.rect().adjusted(margin, margin, -margin, -margin),
+                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
             return
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         p.drawImage(target, self.image)
