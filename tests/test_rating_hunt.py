@@ -195,3 +195,29 @@ def test_back_and_next_after_a_build_keeps_the_built_study(qtbot, tmp_path):
     wiz.wait_for_build()
     assert load_study(tmp_path / "study2").study_id != study_id
 
+
+
+def test_enter_after_escape_goes_on_with_the_session(qtbot, tmp_path):
+    """Esc asks whether to pause; Enter, pressed by habit as after every answer, must not quit."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    study_dir, _ = make_study(tmp_path, practice=0, per_class=2)
+    w = open_viewer(study_dir, "r1", fullscreen=False)
+    qtbot.addWidget(w)
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    wait_case(qtbot, w)
+    seen = []
+
+    def press_enter() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, press_enter)
+            return
+        seen.append(box.text())
+        qtbot.keyClick(box, Qt.Key.Key_Return)
+
+    QTimer.singleShot(20, press_enter)
+    w.request_quit()
+    assert seen and w.isVisible() and w.state == "case"
+    w.request_quit(ask=False)

@@ -323,6 +323,10 @@ class RatingWindow(QWidget):
             box = QMessageBox(QMessageBox.Icon.Question, "Pause the session?",
                               "Your answers so far are saved. Quit now and resume later at the next image?",
                               QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+            # Going on is the default: a reader who pressed Esc by mistake and then Enter, as after
+            # every answer, stays in the session; quitting takes a deliberate Y or a click.
+            box.setDefaultButton(QMessageBox.StandardButton.No)
+            box.setEscapeButton(QMessageBox.StandardButton.No)
             self._pause()
             if box.exec() != QMessageBox.StandardButton.Yes:
                 self._resume()
