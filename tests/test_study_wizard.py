@@ -74,3 +74,24 @@ def test_wizard_reports_a_failed_build(qtbot, tmp_path):
     assert "empty" in wiz.build_page.log.toPlainText()
     assert not wiz.build_page.isComplete()
     wiz.wait_for_build()
+
+
+def test_browsing_for_the_study_folder_never_picks_a_folder_that_holds_files(qtbot, tmp_path, monkeypatch):
+    from synthgui.gui import study_wizard
+
+    wiz = StudyWizard(None)
+    qtbot.addWidget(wiz)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "documents").mkdir()
+    (tmp_path / "documents" / "letter.txt").write_text("x")
+    for chosen in ("empty", "documents"):
+        monkeypatch.setattr(study_wizard.QFileDialog, "getExistingDirectory", lambda *a, c=chosen: str(tmp_path / c))
+        wiz.design._browse_out()
+        if chosen == "empty":
+            assert wiz.design.out.text() == str(tmp_path / "empty")
+        else:
+            out = wiz.design.out.text()
+            assert out.startswith(str(tmp_path / "documents" / "study-")) and not (tmp_path / out).exists()
+    monkeypatch.setattr(study_wizard.QFileDialog, "getExistingDirectory", lambda *a: "")  # cancelled
+    wiz.design._browse_out()
+    assert wiz.design.out.text().startswith(str(tmp_path / "documents" / "study-"))

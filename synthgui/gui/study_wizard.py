@@ -77,7 +77,14 @@ class DesignPage(QWizardPage):
         d = StudyOptions()
         form = QFormLayout(self)
         self.out = QLineEdit(str(suggested_folder(app_locations().studies, "study")), placeholderText="a new, empty folder")
-        form.addRow("Study folder:", self.out)
+        browse = QPushButton("Browse…")
+        browse.setToolTip("Choose where the study goes: an empty folder is used as it is, otherwise a new one is made in it")
+        browse.clicked.connect(self._browse_out)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.out, 1)
+        row.addWidget(browse)
+        form.addRow("Study folder:", row)
         self.title_edit = QLineEdit()
         form.addRow("Title:", self.title_edit)
         self.per_class = QSpinBox(minimum=0, maximum=100000, specialValueText="balanced (all)")
@@ -103,6 +110,19 @@ class DesignPage(QWizardPage):
         self.blank = QSpinBox(minimum=0, maximum=10000, value=d.blank_ms, suffix=" ms")
         form.addRow("Blank between images:", self.blank)
         self.out.textChanged.connect(self.completeChanged)
+
+    def _browse_out(self) -> None:
+        """The study must go into a new or empty folder: choosing a folder that holds files (say,
+        Documents) makes a new study folder inside it instead of refusing later."""
+        chosen = QFileDialog.getExistingDirectory(self, "Where the study goes", self.out.text())
+        if not chosen:
+            return
+        folder = Path(chosen)
+        try:
+            empty = not any(folder.iterdir())
+        except OSError:  # unreadable: the build says so, naming the folder
+            empty = True
+        self.out.setText(str(folder if empty else suggested_folder(folder, "study")))
 
     def isComplete(self) -> bool:  # noqa: N802 (Qt)
         return bool(self.out.text().strip())
