@@ -76,11 +76,26 @@ def is_dcgan_state(state: dict) -> bool:
     return isinstance(first, torch.Tensor) and first.dim() == 4 and tuple(first.shape[-2:]) == (4, 4)
 
 
+def _is_discriminator(weights: list[torch.Tensor]) -> bool:
+    """Convolutions chained as Conv2d (out, in, k, k) rather than ConvTranspose2d (in, out, k, k), ending
+    in one channel: the DCGAN example's netD, which its training saves beside netG."""
+    if len(weights) < 2 or int(weights[-1].shape[0]) != 1:
+        return False
+    as_transposed = all(int(b.shape[0]) == int(a.shape[1]) for a, b in zip(weights, weights[1:]))
+    as_conv = all(int(b.shape[1]) == int(a.shape[0]) for a, b in zip(weights, weights[1:]))
+    return as_conv and not as_transposed
+
+
 def infer_dcgan_spec(state: dict) -> GeneratorSpec:
     """nz, widths, channels, norm and output side of a ``main.*`` DCGAN generator state dict."""
     convs = sorted(int(m.group(1)) for k in state if (m := _CONV_KEY.match(k)) and state[k].dim() == 4)
     if not convs:
         raise CheckpointError("DCGAN checkpoint without transposed convolutions ('main.N.weight')")
+    if _is_discriminator([state[f"main.{i}.weight"] for i in convs]):
+        raise CheckpointError(
+            "this is a DCGAN discriminator (netD: image in, one real/fake score out), not a generator; "
+            "load the generator saved beside it (netG, e.g. netG_epoch_N.pth)"
+        )
     widths = [int(state[f"main.{convs[0]}.weight"].shape[0])]
     for index in convs:
         w = state[f"main.{index}.weight"]

@@ -11,8 +11,13 @@ import dataclasses
 import random
 
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox,
+    QWidget,
 )
+
+from synthgui.core.errors import SynthguiError
+
+from .theme import error_colour
 
 FIT = "as in real masks"
 # Ranges that mean something clinically; the dataclass says the type, these say the span. Floats not named
@@ -29,9 +34,11 @@ TIPS = {
     "lesions": "Separate primary lesions",
     "satellites": "Small spots near the main lesion",
     "centre": "Position of the lesion as fractions of the image (x from the left, y from the top)",
-    "density": "x the fitted branching rate", "calibre": "x the fitted trunk width",
+    "density": "x the fitted branching rate", "calibre": "x the fitted vessel widths (the same tree, thinner or thicker)",
     "tortuosity": "x the fitted turning of the vessels", "eye": "Which side the optic disc is on",
 }
+# switches whose masks hold classes a model card may not have: (class ids, what they are)
+NEEDS_CLASSES = {"nested": ({3, 4}, "enhancing (3) and necrosis (4)")}
 
 
 class _Control:
@@ -88,7 +95,10 @@ class _Control:
 
 
 class ProposeDialog(QDialog):
-    def __init__(self, domain: str, parent: QWidget | None = None) -> None:
+    """``class_ids``: the classes the loaded model knows (default: those of ``parent.card``, the
+    studio's); a switch whose masks need others is offered switched off, with the reason."""
+
+    def __init__(self, domain: str, parent: QWidget | None = None, class_ids: set[int] | None = None) -> None:
         from synthgui.core.geometry import control_fields
 
         super().__init__(parent)
@@ -96,11 +106,25 @@ class ProposeDialog(QDialog):
         self.setWindowTitle(f"Propose {'a lesion' if domain == 'skin' else 'geometry'} with controls")
         form = QFormLayout(self)
         self.rows = [_Control(f) for f in control_fields(domain)]
+        card = getattr(parent, "card", None)
+        if class_ids is None and card is not None and card.classes:
+            class_ids = {c.id for c in card.classes}
+        model = f"Model {card.name}" if card is not None else "The model"
         for row in self.rows:
             form.addRow(row.name.replace("_", " ").capitalize(), row.widget)
+            needs = NEEDS_CLASSES.get(row.name)
+            if needs is not None and class_ids is not None and not needs[0] <= class_ids:
+                row.editor.setChecked(False)
+                row.editor.setEnabled(False)
+                row.widget.setToolTip(f"{model} has no {needs[1]} classes")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=random.randrange(2**31))
         self.seed.setToolTip("The same seed and controls propose the same mask")
         form.addRow("Seed", self.seed)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(f"color: {error_colour(self.palette())}")
+        self.error.hide()
+        form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -109,3 +133,17 @@ class ProposeDialog(QDialog):
     def controls(self) -> dict:
         """Only the controls the user set; the rest come from the fit."""
         return {row.name: value for row in self.rows if (value := row.chosen()) is not None}
+
+    def accept(self) -> None:
+        """Closes only on controls the generator takes: a refused setting is said here, with the form
+        (and its seed) still open to correct, not after it has closed."""
+        from synthgui.core.geometry import check_controls
+
+        try:
+            check_controls(self.domain, self.controls())
+        except SynthguiError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.error.hide()
+        super().accept()

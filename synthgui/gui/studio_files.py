@@ -396,11 +396,18 @@ class StudioFiles:
         from .propose_dialog import ProposeDialog
 
         try:
-            dialog = ProposeDialog(self._geometry_domain(), self)
+            domain = self._geometry_domain()
+            class_ids = frozenset(c.id for c in self.card.classes) if self.card is not None else None
+            key = (domain, class_ids)
+            dialogs = self.__dict__.setdefault("_propose_dialogs", {})
+            dialog = dialogs.get(key)
+            if dialog is None:  # one form per domain and class set: it keeps its settings and seed between openings
+                dialog = ProposeDialog(domain, self, class_ids=set(class_ids) if class_ids is not None else None)
+                dialog.accepted.connect(lambda: self.propose(dialog.controls(), dialog.seed.value()))
+                dialogs[key] = dialog
         except SynthguiError as exc:
             self.show_error("No proposal", str(exc))
             return None
-        dialog.accepted.connect(lambda: self.propose(dialog.controls(), dialog.seed.value()))
         dialog.open()
         return dialog
 

@@ -69,6 +69,7 @@ def parse_controls(domain: str, items: list[str]) -> dict:
     ``propose`` does; a wrong name or value is one clear error, before any mask is made."""
     _check_domain(domain)
     types = {f.name: str(f.type) for f in fields(_CONTROLS[domain])}
+    optional = _optional(domain)
     out: dict = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -79,6 +80,8 @@ def parse_controls(domain: str, items: list[str]) -> dict:
         try:
             if text.lower() in ("none", "fit"):
                 value = None
+                if name not in optional:  # a multiplier's or count's default is the fitted amount
+                    continue
             elif "tuple" in kind:
                 value = tuple(float(v) for v in text.split(","))
             elif "bool" in kind:
@@ -94,12 +97,30 @@ def parse_controls(domain: str, items: list[str]) -> dict:
         except ValueError:
             raise SynthguiError(f"geometry control {name}: {text!r} is not a valid {kind}") from None
         out[name] = value
+    check_controls(domain, out)
+    return out
+
+
+def check_controls(domain: str, controls: dict) -> None:
+    """Raise the generator's own error for controls it would refuse, without drawing anything
+    (so a form can say so and stay open)."""
+    _check_domain(domain)
     try:
-        chosen = _CONTROLS[domain](**out)
+        chosen = _CONTROLS[domain](**_drop_unset(domain, controls))
     except (TypeError, ValueError) as exc:
         raise SynthguiError(f"{domain} geometry controls: {exc}") from None
     _CHECKS[domain](chosen)
-    return out
+
+
+def _optional(domain: str) -> set[str]:
+    """Controls whose "unset" (None) is a value of their own: drawn from the fit per proposal."""
+    return {f.name for f in fields(_CONTROLS[domain]) if f.default is None}
+
+
+def _drop_unset(domain: str, controls: dict) -> dict:
+    """None for a control whose default is a number or a switch means "as fitted": that default."""
+    optional = _optional(domain)
+    return {k: v for k, v in controls.items() if v is not None or k in optional}
 
 
 def _check_domain(domain: str) -> None:
@@ -121,7 +142,7 @@ def propose(domain: str, size: int, seed: int, **controls) -> np.ndarray:
     if unknown:
         raise SynthguiError(f"unknown {domain} geometry control(s) {', '.join(unknown)} (known: {', '.join(known)})")
     try:
-        chosen = _CONTROLS[domain](**controls)
+        chosen = _CONTROLS[domain](**_drop_unset(domain, controls))
     except TypeError as exc:
         raise SynthguiError(f"{domain} geometry controls: {exc}") from None
     if domain == "skin":
@@ -131,4 +152,4 @@ def propose(domain: str, size: int, seed: int, **controls) -> np.ndarray:
     return propose_vessels(int(size), int(seed), VesselParams.from_json(fitted()["vessels"]), chosen)
 
 
-__all__ = ["DOMAINS", "CLASSES", "propose", "control_names", "fitted"]
+__all__ = ["DOMAINS", "CLASSES", "propose", "control_names", "check_controls", "fitted"]

@@ -10,7 +10,7 @@ an enhancing rim, a necrotic core (ids 2, 3, 4), for models whose cards name tho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -35,19 +35,31 @@ class BrainControls:
 
 
 def nest_regions(abnormality: np.ndarray, enhancing_depth: float, necrosis_depth: float) -> np.ndarray:
-    """Oedema / enhancing / necrosis ids by distance from the abnormality's border (0 outside)."""
-    depth = cv2.distanceTransform(abnormality.astype(np.uint8), cv2.DIST_L2, 5)
+    """Oedema / enhancing / necrosis ids by distance from the abnormality's border (0 outside).
+
+    Each region lies strictly inside the one around it (no necrosis pixel touches oedema or the
+    brain, no enhancing pixel the brain, in 8-connectivity): a tumour too small for all three keeps
+    the outer ones, so a small abnormality is oedema, not a solid necrotic core."""
+    a = abnormality.astype(np.uint8)
+    depth = cv2.distanceTransform(a, cv2.DIST_L2, 5)
     deepest = float(depth.max())
     out = np.where(abnormality, OEDEMA, 0).astype(np.uint8)
     if deepest <= 0:
         return out
-    out[depth >= enhancing_depth * deepest] = ENHANCING
-    out[depth >= necrosis_depth * deepest] = NECROSIS
+    square = np.ones((3, 3), np.uint8)
+    enhancing = (depth >= enhancing_depth * deepest) & (cv2.erode(a, square, borderValue=0) > 0)
+    necrosis = (depth >= necrosis_depth * deepest) & (cv2.erode(enhancing.astype(np.uint8), square, borderValue=0) > 0)
+    out[enhancing] = ENHANCING
+    out[necrosis] = NECROSIS
     return out
 
 
 def propose_brain(size: int, seed: int, fit: dict, controls: BrainControls | None = None) -> np.ndarray:
-    """A size x size MRI label map drawn from the fitted brain and abnormality models."""
+    """A size x size MRI label map drawn from the fitted brain and abnormality models.
+
+    With a tumour asked for there is always one: a tumour drawn off the brain is drawn again, and one
+    whose centre lies off the brain every time (a chosen centre beyond the brain's outline) is moved
+    to the nearest point well inside the brain."""
     c = controls or BrainControls()
     _check(c)
     brain_seed, tumour_seed = (int(s) for s in np.random.default_rng(seed).integers(0, 2**31, 2))
@@ -60,14 +72,38 @@ def propose_brain(size: int, seed: int, fit: dict, controls: BrainControls | Non
     for attempt in range(8):  # a tumour drawn outside this brain is drawn again (seeded, so still reproducible)
         drawn = propose_lesions(size, tumour_seed + attempt, fit["abnormality"], tumour_controls) > 0
         abnormality = drawn & brain
-        if abnormality.sum() >= max(4, 0.5 * drawn.sum()):
+        inside, whole = int(abnormality.sum()), int(drawn.sum())
+        if inside and inside >= max(min(4, whole), 0.5 * whole):
             break
+    if not abnormality.any() and brain.any():
+        abnormality = _moved_into(brain, drawn, c.tumour_centre, size, fit, tumour_seed + attempt, tumour_controls)
     if c.nested:
         regions = nest_regions(abnormality, c.enhancing_depth, c.necrosis_depth)
         label[abnormality] = regions[abnormality]
     else:
         label[abnormality] = ABNORMALITY
     return label
+
+
+def _moved_into(brain: np.ndarray, drawn: np.ndarray, centre, size: int, fit: dict, seed: int,
+                controls: LesionControls) -> np.ndarray:
+    """The last tumour drawn, centred at the brain point nearest to where it was meant to be among
+    those at least half as deep inside the brain as its deepest point (the same seed: the same shape)."""
+    if centre is not None:
+        want = np.asarray(centre, np.float64) * size
+    elif drawn.any():
+        ys, xs = np.nonzero(drawn)
+        want = np.array([xs.mean(), ys.mean()])
+    else:
+        want = np.array([size / 2, size / 2])
+    depth = cv2.distanceTransform(brain.astype(np.uint8), cv2.DIST_L2, 5)
+    ys, xs = np.nonzero(depth >= 0.5 * depth.max())
+    k = int(np.argmin((xs - want[0]) ** 2 + (ys - want[1]) ** 2))
+    moved = replace(controls, centre=(xs[k] / size, ys[k] / size))  # propose_lesions puts it at pixel (xs, ys)
+    abnormality = (propose_lesions(size, seed, fit["abnormality"], moved) > 0) & brain
+    if not abnormality.any():
+        abnormality[ys[k], xs[k]] = True
+    return abnormality
 
 
 def _check(c: BrainControls) -> None:

@@ -131,14 +131,54 @@ def _outline(rng: np.random.Generator, fit: dict, c: LesionControls) -> np.ndarr
     return r / np.sqrt(area / np.pi)  # equivalent-disc radius 1
 
 
-def _fill(canvas: np.ndarray, centre: np.ndarray, radius: np.ndarray, label: int = 1) -> None:
+def _outline_points(centre: np.ndarray, radius: np.ndarray) -> np.ndarray:
     theta = np.linspace(0, 2 * np.pi, len(radius), endpoint=False)
-    pts = np.stack([centre[0] + radius * np.cos(theta), centre[1] + radius * np.sin(theta)], 1)
+    return np.stack([centre[0] + radius * np.cos(theta), centre[1] + radius * np.sin(theta)], 1)
+
+
+def _fill(canvas: np.ndarray, centre: np.ndarray, radius: np.ndarray, label: int = 1) -> None:
+    pts = _outline_points(centre, radius)
     cv2.fillPoly(canvas, [np.round(pts * 16).astype(np.int32)], label, lineType=cv2.LINE_8, shift=4)
 
 
+def _gap(size: int) -> int:
+    """Pixels kept free between separate lesions and spots, so they stay separate components."""
+    return max(1, int(round(size / 128)))
+
+
+def _fits(canvas: np.ndarray, centre: np.ndarray, radius: np.ndarray, inside: bool) -> bool:
+    """Whether the outline, drawn as ``_fill`` draws it, keeps ``_gap`` pixels from everything drawn
+    (and, with ``inside``, lies wholly in the image). Works on the outline's box, not the image."""
+    size = canvas.shape[0]
+    pts = _outline_points(centre, radius)
+    if inside and (pts.min() < 0.5 or pts.max() > size - 1.5):
+        return False
+    g = _gap(size)
+    x0, y0 = (max(0, int(np.floor(v)) - g - 1) for v in pts.min(0))
+    x1, y1 = (min(size, int(np.ceil(v)) + g + 2) for v in pts.max(0))
+    if x1 <= x0 or y1 <= y0:
+        return False
+    patch = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    local = np.round((pts - [x0, y0]) * 16).astype(np.int32)
+    cv2.fillPoly(patch, [local], 1, lineType=cv2.LINE_8, shift=4)
+    if not patch.any():
+        return False
+    near = cv2.dilate(patch, np.ones((2 * g + 1, 2 * g + 1), np.uint8))
+    return not (near.astype(bool) & (canvas[y0:y1, x0:x1] > 0)).any()
+
+
+PLACEMENT_TRIES = 40  # positions tried for a satellite spot before it is left out
+# where a further lesion's centre is tried, widening round by round; then the lesion is made smaller
+LESION_RANGES = ((0.2, 0.8), (0.1, 0.9), (0.03, 0.97))
+LESION_SHRINK, LESION_SHRINK_ROUNDS, LESION_TRIES = 0.85, 10, 200
+
+
 def propose_lesions(size: int, seed: int, fit: dict, controls: LesionControls | None = None) -> np.ndarray:
-    """A size x size label map (0 skin, 1 lesion) drawn from the fitted lesion model."""
+    """A size x size label map (0 skin, 1 lesion) drawn from the fitted lesion model.
+
+    Several lesions are that many separate lesions, and satellite spots separate spots inside the
+    image: each is placed where it keeps a gap to what is drawn (seeded tries, so still reproducible).
+    A further lesion that fits nowhere is made smaller; a spot that fits nowhere is left out."""
     c = controls or LesionControls()
     _check(c)
     rng = np.random.default_rng(seed)
@@ -156,27 +196,56 @@ def propose_lesions(size: int, seed: int, fit: dict, controls: LesionControls | 
             centre = np.asarray(c.centre, np.float64) * size
         elif c.lesions == 1:
             centre = np.clip(rng.multivariate_normal(fit["centre_mean"], fit["centre_cov"]), 0.1, 0.9) * size
-        else:
+        elif i == 0:
             centre = rng.uniform(0.2, 0.8, 2) * size
+        else:
+            centre, radius = _place_lesion(canvas, rng, radius)
         _fill(canvas, centre, radius)
         if i == 0:
             _satellites(canvas, rng, fit, centre, radius, n_sat, c)
     return canvas
 
 
+def _place_lesion(canvas: np.ndarray, rng: np.random.Generator, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A centre (and radius) where a further lesion keeps a gap to everything drawn.
+
+    Seeded tries over a range that widens round by round; a lesion that fits nowhere is made smaller
+    (the number of lesions is what was asked; two lesions drawn over each other read as one)."""
+    size = canvas.shape[0]
+    free = cv2.distanceTransform((canvas == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    g = _gap(size)
+    rounds = [(lo, hi, 1.0) for lo, hi in LESION_RANGES]
+    rounds += [(*LESION_RANGES[-1], LESION_SHRINK**k) for k in range(1, LESION_SHRINK_ROUNDS + 1)]
+    for lo, hi, scale in rounds:
+        r = radius * scale
+        need = float(r.min()) + g  # the disc inside the outline must be clear: a cheap first test
+        for _ in range(LESION_TRIES):
+            centre = rng.uniform(lo, hi, 2) * size
+            x, y = (min(size - 1, int(v)) for v in centre)
+            if free[y, x] >= need and _fits(canvas, centre, r, inside=False):
+                return centre, r
+    return centre, r
+
+
 def _satellites(canvas, rng, fit, centre, radius, count: int, c: LesionControls) -> None:
-    """Small spots just outside the main lesion's border, sized like the extra components of real masks."""
+    """Small spots just outside the main lesion's border, sized like the extra components of real masks.
+
+    Each spot is separate from the lesion and the other spots and lies wholly in the image; one that
+    finds no such place in a few tries is left out rather than drawn onto the lesion or off the image."""
     main_area = np.pi * float(np.mean(radius**2))
     for _ in range(count):
-        ratio = max(_from_quantiles(rng, fit["satellite_area_ratio_quantiles"]), 1e-4)
-        r_sat = np.sqrt(ratio * main_area / np.pi)
-        j = rng.integers(len(radius))
-        theta = 2 * np.pi * j / len(radius)
-        dist = radius[j] + r_sat + rng.uniform(0.05, 0.35) * np.sqrt(main_area / np.pi)
-        at = centre + dist * np.array([np.cos(theta), np.sin(theta)])
-        spot = _outline(rng, fit, LesionControls(border_irregularity=0.5 * c.border_irregularity,
-                                                 asymmetry=c.asymmetry, elongation=c.elongation)) * max(r_sat, 1.0)
-        _fill(canvas, at, spot)
+        for _ in range(PLACEMENT_TRIES):
+            ratio = max(_from_quantiles(rng, fit["satellite_area_ratio_quantiles"]), 1e-4)
+            r_sat = np.sqrt(ratio * main_area / np.pi)
+            j = rng.integers(len(radius))
+            theta = 2 * np.pi * j / len(radius)
+            dist = radius[j] + r_sat + rng.uniform(0.05, 0.35) * np.sqrt(main_area / np.pi)
+            at = centre + dist * np.array([np.cos(theta), np.sin(theta)])
+            spot = _outline(rng, fit, LesionControls(border_irregularity=0.5 * c.border_irregularity,
+                                                     asymmetry=c.asymmetry, elongation=c.elongation)) * max(r_sat, 1.0)
+            if _fits(canvas, at, spot, inside=True):
+                _fill(canvas, at, spot)
+                break
 
 
 def check_centre(name: str, centre: tuple[float, float] | None) -> None:

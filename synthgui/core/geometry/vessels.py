@@ -25,6 +25,9 @@ import numpy as np
 
 # label map for fundus models (0 outside the field of view, 1 retina background, 2 vessel)
 OUTSIDE, RETINA, VESSEL = 0, 1, 2
+# the optic disc's centre lies at most this far from the centre, in FOV radii (the 70 real masks: 0.67);
+# a disc drawn beyond the rim grew no vessels at all
+MAX_DISC_OFFSET = 0.8
 
 
 @dataclass
@@ -66,13 +69,13 @@ class VesselControls:
 
     eye: str | None = None  # "left" or "right": which side the optic disc is on
     density: float = 1.0  # multiplies the branching rate
-    calibre: float = 1.0  # multiplies the trunk width
+    calibre: float = 1.0  # multiplies every vessel's width (the same tree, drawn thinner or thicker)
     tortuosity: float = 1.0  # multiplies the random turn per step
 
 
 @dataclass
 class _Segment:
-    pos: np.ndarray
+    pos: tuple[float, float] | np.ndarray
     angle: float
     width: float
     curvature: float
@@ -92,18 +95,23 @@ def _murray_split(rng: np.random.Generator, width: float) -> tuple[float, float,
     return big, small, float(np.arccos(cos1)), float(np.arccos(cos2))
 
 
-def grow_tree(rng: np.random.Generator, p: VesselParams, c: VesselControls) -> tuple[list[tuple[np.ndarray, np.ndarray, float]], np.ndarray, np.ndarray]:
-    """Segments (start, end, width) in FOV radii, the disc centre and the fovea.
+def grow_tree(rng: np.random.Generator, p: VesselParams, c: VesselControls) -> tuple[list[tuple[tuple[float, float], tuple[float, float], float]], np.ndarray, np.ndarray]:
+    """Segments ((x, y) start, (x, y) end, width) in FOV radii, the disc centre and the fovea.
 
     Besides Murray splits, vessels put out short thin twigs, and thin vessels wander more and
     break into pieces: manual masks draw the faintest capillaries as short fragments, and those
     fragments are most of a real mask's end points."""
     eye = c.eye or ("left" if rng.random() < 0.5 else "right")
     nasal = 1.0 if eye == "right" else -1.0  # image x of the nasal side (right eye: disc on the right)
-    disc = np.array([nasal * abs(rng.normal(p.disc_x, p.disc_x_sd)), rng.normal(p.disc_y, p.disc_y_sd)])
+    for _ in range(100):  # the fitted offsets are wide: a disc drawn off the retina is drawn again
+        disc = np.array([nasal * abs(rng.normal(p.disc_x, p.disc_x_sd)), rng.normal(p.disc_y, p.disc_y_sd)])
+        if np.hypot(*disc) <= MAX_DISC_OFFSET:
+            break
+    else:
+        disc *= MAX_DISC_OFFSET / np.hypot(*disc)
     fovea = disc + np.array([-nasal * p.fovea_distance, 0.0])
     trunks: list[_Segment] = []
-    w0 = p.trunk_width * c.calibre
+    w0 = p.trunk_width  # calibre scales the drawn widths only, so the tree (and its cost) stays the fitted one
     for vertical in (-1, 1):  # superior (image y < 0) and inferior: an arcade artery and vein each
         for spread in (0.95, 1.25):  # leave the disc steeply, then arch temporally around the macula
             s = spread + rng.normal(0, 0.1)
@@ -113,40 +121,43 @@ def grow_tree(rng: np.random.Generator, p: VesselParams, c: VesselControls) -> t
         for lo, hi in ((0.1, 0.6), (0.7, 1.4)):  # nasal vessels run radially
             angle = math.atan2(vertical * math.sin(rng.uniform(lo, hi)), nasal * math.cos(rng.uniform(lo, hi)))
             trunks.append(_Segment(disc.copy(), angle, w0 * rng.uniform(0.55, 0.75), 0.0))
-    segments: list[tuple[np.ndarray, np.ndarray, float]] = []
+    segments: list[tuple[tuple[float, float], tuple[float, float], float]] = []
     stack = trunks
     rate = p.branch_rate * c.density
     sd = p.tortuosity * c.tortuosity
     thin = 2.0 * p.min_width
+    step, hypot = p.step, np.hypot  # plain floats in the walk: the same arithmetic, a fraction of the time
+    fx, fy = float(fovea[0]), float(fovea[1])
     while stack and len(segments) < 30000:
         v = stack.pop()
-        while v.width >= p.min_width and v.length < min(p.max_length, v.max_length):
+        x, y = (float(u) for u in v.pos)
+        limit = min(p.max_length, v.max_length)
+        while v.width >= p.min_width and v.length < limit:
             turn = sd * (p.thin_tortuosity if v.width < thin else 1.0)
-            v.angle += v.curvature * p.step + rng.normal(0, turn)
-            to_fovea = fovea - v.pos
-            dist_f = float(np.hypot(*to_fovea))
-            if dist_f < 0.2:  # the fovea is avascular: turn away from it
-                away = math.atan2(-to_fovea[1], -to_fovea[0])
+            v.angle += v.curvature * step + rng.normal(0, turn)
+            tx, ty = fx - x, fy - y
+            if hypot(tx, ty) < 0.2:  # the fovea is avascular: turn away from it
+                away = math.atan2(-ty, -tx)
                 v.angle += 0.3 * math.sin(away - v.angle)
-            end = v.pos + p.step * np.array([math.cos(v.angle), math.sin(v.angle)])
-            if np.hypot(*end) > 1.02:
+            ex, ey = x + step * math.cos(v.angle), y + step * math.sin(v.angle)
+            if hypot(ex, ey) > 1.02:
                 break
             if v.gap > 0:
                 v.gap -= 1
             else:
-                segments.append((v.pos, end, v.width))
-                if v.width < thin and rng.random() < p.gap_rate * p.step:
-                    v.gap = 1 + int(rng.exponential(p.gap_length / p.step))
-            v.pos, v.length = end, v.length + p.step
+                segments.append(((x, y), (ex, ey), v.width * c.calibre))
+                if v.width < thin and rng.random() < p.gap_rate * step:
+                    v.gap = 1 + int(rng.exponential(p.gap_length / step))
+            x, y, v.length = ex, ey, v.length + step
             v.curvature *= 0.975  # arcades straighten out as they leave the disc
-            if rng.random() < p.twig_rate * c.density * p.step and v.length > 0.08:
+            if rng.random() < p.twig_rate * c.density * step and v.length > 0.08:
                 side = 1 if rng.random() < 0.5 else -1
-                stack.append(_Segment(v.pos.copy(), v.angle + side * rng.uniform(0.6, 1.4), p.min_width * rng.uniform(1.0, 1.6),
+                stack.append(_Segment((x, y), v.angle + side * rng.uniform(0.6, 1.4), p.min_width * rng.uniform(1.0, 1.6),
                                       rng.normal(0, 0.5), max_length=float(rng.exponential(p.twig_length))))
-            if rng.random() < rate * p.step * (1.0 if v.length > 0.08 else 0.0):
+            if rng.random() < rate * step * (1.0 if v.length > 0.08 else 0.0):
                 big, small, a_big, a_small = _murray_split(rng, v.width)
                 side = 1 if rng.random() < 0.5 else -1
-                stack.append(_Segment(v.pos.copy(), v.angle - side * a_small, small, rng.normal(0, 0.2)))
+                stack.append(_Segment((x, y), v.angle - side * a_small, small, rng.normal(0, 0.2)))
                 v.angle += side * a_big
                 v.width = big
             else:
@@ -165,11 +176,12 @@ def propose_vessels(size: int, seed: int, params: VesselParams, controls: Vessel
     label = np.zeros((size, size), np.uint8)
     cv2.circle(label, (int(round(size * 8)), int(round(size * 8))), int(round(radius_px * 16)), RETINA, -1, cv2.LINE_8, shift=4)
     vessels = np.zeros((size, size), np.uint8)
-    for a, b, w in segments:
-        pa = np.round((centre + a * radius_px) * 16).astype(int)
-        pb = np.round((centre + b * radius_px) * 16).astype(int)
-        thickness = max(1, int(round(w * radius_px)))
-        cv2.line(vessels, tuple(map(int, pa)), tuple(map(int, pb)), 1, thickness, cv2.LINE_8, shift=4)
+    if segments:
+        ends = np.asarray([(a, b) for a, b, _ in segments], np.float64)  # (n, 2 ends, x y)
+        points = np.round((centre + ends * radius_px) * 16).astype(int).tolist()
+        widths = [max(1, int(round(w * radius_px))) for _, _, w in segments]
+        for (pa, pb), thickness in zip(points, widths):
+            cv2.line(vessels, tuple(pa), tuple(pb), 1, thickness, cv2.LINE_8, shift=4)
     label[(vessels > 0) & (label == RETINA)] = VESSEL
     return label
 
