@@ -16,8 +16,13 @@ from .errors import SynthguiError
 
 ENCODINGS = ("skin", "palette", "onehot", "channels", "rgb", "noise")
 MODES = ("reference", "deterministic", "eval")
-# The class a domain's drawing lies on, by name: a fundus mask's field of view, an MRI slice's brain
-# (``synthgui prepare mri`` calls it "head"). It is ground, not a lesion.
+# The class a domain's drawing lies on, by name, in order of preference: a fundus mask's field of
+# view, an MRI slice's brain. ``synthgui prepare mri`` has no brain class: its "head" (the brain with
+# the skull around it, as LGG slices are not skull-stripped) is then what a tumour lies on. A card
+# with both has its tumours on the brain, and its head is the skull and scalp around the brain:
+# anatomy too, so neither a lesion class (a condition) nor the class a brush paints first. (Pixel
+# by pixel, as in ``masks.lesion_pixels``, only the context class is ground: such a head's pixels
+# count as foreground there.)
 CONTEXT_NAMES = {
     "fundus": ("retina", "fov", "field of view", "field-of-view"),
     "mri": ("brain", "brain tissue", "tissue", "parenchyma", "head"),
@@ -174,15 +179,21 @@ class ModelCard:
     @property
     def lesion_classes(self) -> list[LabelClass]:
         """The foreground classes a lesion may have (the conditions to render it as): all of them
-        but the context class."""
-        return [c for c in self.foreground_classes if c.id != self.context_id]
+        but the anatomy (the context class, and a head around a brain)."""
+        return [c for c in self.foreground_classes if not self._is_anatomy(c)]
 
     @property
     def context_class(self) -> LabelClass | None:
         """The foreground class that the lesions or vessels lie on (retina, brain), or None: what
-        an eraser gives back, what a moved lesion uncovers, and never itself a lesion."""
+        an eraser gives back, what a moved lesion uncovers, and never itself a lesion. Of several
+        (a brain and a head), the one ``CONTEXT_NAMES`` names first, in whatever order the card
+        lists them."""
         names = CONTEXT_NAMES.get(self.domain, ())
-        return next((c for c in self.foreground_classes if c.name.lower() in names), None)
+        named = [c for c in self.foreground_classes if c.name.lower() in names]
+        return min(named, key=lambda c: names.index(c.name.lower()), default=None)
+
+    def _is_anatomy(self, c: LabelClass) -> bool:
+        return c.name.lower() in CONTEXT_NAMES.get(self.domain, ())
 
     @property
     def context_id(self) -> int:
@@ -193,14 +204,13 @@ class ModelCard:
     @property
     def drawn_class(self) -> LabelClass | None:
         """The class a brush paints first and a binary mask's white means: vessels on a fundus model,
-        the abnormality on an MRI model with a brain class, else the first foreground class."""
+        the abnormality on an MRI model (not its brain or head), else the first foreground class."""
         fg = self.foreground_classes
         if self.domain == "fundus":
             vessel = next((c for c in fg if "vessel" in c.name.lower()), None)
             if vessel is not None:
                 return vessel
-        context = self.context_class
-        return next((c for c in fg if context is None or c.id != context.id), fg[0] if fg else None)
+        return next((c for c in fg if not self._is_anatomy(c)), fg[0] if fg else None)
 
     @property
     def uses_skin_tone(self) -> bool:

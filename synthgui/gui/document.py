@@ -28,7 +28,9 @@ def undo_limit_for(shape: tuple[int, ...]) -> int:
     """Steps that fit the byte budget when each step could hold a whole map twice (before and after).
 
     ``QUndoStack`` bounds its history by count, and the count can only change while it is empty,
-    so the count is derived from the map size whenever a new map starts a fresh history."""
+    so the count is derived from the map size whenever a new map starts a fresh history. A
+    whole-map step that brings a larger map keeps the history, and with it this count: from then
+    on ``MaskDocument`` holds the history to the byte budget itself (``_trim_history``)."""
     worst_step = 2 * int(np.prod(shape[:2]))
     return int(max(UNDO_MIN_STEPS, min(UNDO_LIMIT, UNDO_BUDGET_BYTES // max(1, worst_step))))
 
@@ -44,6 +46,26 @@ class _Step(QUndoCommand):
         self._doc = doc
         self._selection_before = selection_before
         self._selection_after: Seed = None
+
+    @property
+    def nbytes(self) -> int:
+        """What the step holds (its regions, or the maps it swaps)."""
+        raise NotImplementedError
+
+    def copy(self) -> "_Step":
+        """The same step as a new command, already applied: a trimmed history pushes the steps it
+        keeps again (Qt lets go of a history's oldest steps only through its count limit)."""
+        twin = self._twin()
+        twin._selection_after = self._selection_after
+        twin._first = False
+        return twin
+
+    def _twin(self) -> "_Step":
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Let go of the step's data: Qt deletes a trimmed or copied command, but its Python side
+        may live on with the stack."""
 
     def _note_selection_after(self) -> None:
         self._selection_after = self._doc.selection_seed()
@@ -65,11 +87,23 @@ class AtomCommand(_Step):
         self._merge_id = merge_id
         self._first = True
 
+    @property
+    def nbytes(self) -> int:
+        return sum(atom.nbytes for atom in self.atoms)
+
+    def _twin(self) -> "AtomCommand":
+        twin = AtomCommand(self._doc, self.atoms[0], self.text(), self._merge_id, self._selection_before)
+        twin.atoms = self.atoms
+        return twin
+
+    def release(self) -> None:
+        self.atoms = []
+
     def id(self) -> int:  # noqa: A003 - Qt's name
         return self._merge_id
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
-        if not isinstance(other, AtomCommand) or other.id() != self.id() or self.id() < 0:
+        if self._doc.replaying or not isinstance(other, AtomCommand) or other.id() != self.id() or self.id() < 0:
             return False
         merged = painting.merge_atoms(self.atoms[-1], other.atoms[-1], self._doc.label_map)
         self.atoms = [merged]
@@ -80,7 +114,7 @@ class AtomCommand(_Step):
         return True
 
     def redo(self) -> None:
-        if self._first:  # already applied while the user painted
+        if self._first or self._doc.replaying:  # already applied while the user painted
             self._first = False
             return
         for atom in self.atoms:
@@ -99,12 +133,25 @@ class AtomCommand(_Step):
 class ReplaceCommand(_Step):
     """Swap in a whole new label map (import, new, resize): the one step that stores a full image."""
 
-    def __init__(self, doc: "MaskDocument", new: np.ndarray, text: str) -> None:
-        super().__init__(doc, text, doc.selection_seed())
-        self._old, self._new = doc.label_map, new
+    def __init__(self, doc: "MaskDocument", new: np.ndarray, text: str, old: np.ndarray | None = None,
+                 selection_before: Seed | str = "now") -> None:
+        super().__init__(doc, text, doc.selection_seed() if selection_before == "now" else selection_before)
+        self._old, self._new = (doc.label_map if old is None else old), new
         self._first = True
 
+    @property
+    def nbytes(self) -> int:
+        return int(self._old.nbytes + self._new.nbytes)  # the newer map may be the one in use: counted all the same
+
+    def _twin(self) -> "ReplaceCommand":
+        return ReplaceCommand(self._doc, self._new, self.text(), self._old, self._selection_before)
+
+    def release(self) -> None:
+        self._old = self._new = None
+
     def redo(self) -> None:
+        if self._doc.replaying:
+            return
         self._doc.swap_array(self._new)
         if not self._first:
             self._restore_selection(self._selection_after)
@@ -139,6 +186,7 @@ class MaskDocument(QObject):
         self._moved: np.ndarray | None = None  # where the selected lesion is after the transform so far
         self.pending_selection: tuple[Seed] | None = None  # left by an undone or redone step
         self._drag_step: tuple[str, Seed] | None = None  # a Move drag's step, pushed when it ends
+        self.replaying = False  # a trimmed history's steps are being pushed again: they change nothing
         self.set_card(card)
 
     # --- display colours ------------------------------------------------------------------------
@@ -178,7 +226,50 @@ class MaskDocument(QObject):
 
     def replace(self, array: np.ndarray, text: str) -> None:
         self.end_drag_steps()  # a stroke or Move drag under way (Ctrl+R with the pen down) is a step of the old map
-        self.undo_stack.push(ReplaceCommand(self, np.ascontiguousarray(array, np.uint8), text))
+        self._push_step(ReplaceCommand(self, np.ascontiguousarray(array, np.uint8), text))
+
+    def _push_step(self, step: _Step) -> None:
+        self.undo_stack.push(step)
+        self._trim_history()
+
+    def _trim_history(self) -> None:
+        """Hold the history to ``UNDO_BUDGET_BYTES`` (but never under ``UNDO_MIN_STEPS`` steps) by
+        letting go of its oldest steps. The step count set for a fresh history bounds it only for
+        maps of that size: after a whole-map step to a larger map, each step may hold more.
+
+        Qt drops a history's oldest steps only through its count limit, which can change only while
+        the history is empty; so the steps kept are pushed again, as copies that change nothing, with
+        the saved state where it was (or nowhere, when it was trimmed away) and the stack's signals
+        held: what the undo and redo actions show, and the modified state, do not change. After a
+        push the history has no redo steps, so only applied steps are dropped."""
+        stack = self.undo_stack
+        sizes = [stack.command(i).nbytes for i in range(stack.count())]
+        total, drop = sum(sizes), 0
+        while total > UNDO_BUDGET_BYTES and len(sizes) - drop > UNDO_MIN_STEPS:
+            total -= sizes[drop]
+            drop += 1
+        if not drop or stack.index() != stack.count():
+            return
+        old = [stack.command(i) for i in range(stack.count())]
+        kept = [step.copy() for step in old[drop:]]
+        clean = stack.cleanIndex() - drop  # where the saved state is among the steps kept
+        for step in old:
+            step.release()
+        blocked = stack.blockSignals(True)
+        self.replaying = True
+        try:
+            stack.clear()
+            for i, step in enumerate(kept):
+                if i == clean:
+                    stack.setClean()
+                stack.push(step)
+            if clean == len(kept):
+                stack.setClean()
+            elif clean < 0:
+                stack.resetClean()
+        finally:
+            self.replaying = False
+            stack.blockSignals(blocked)
 
     def load_clean(self, array: np.ndarray) -> None:
         """A fresh document (new or opened project): no undo history, marked unmodified."""
@@ -223,7 +314,7 @@ class MaskDocument(QObject):
             return
         atom = painting.atom_between(before, self.label_map, box)
         if atom is not None:
-            self.undo_stack.push(AtomCommand(self, atom, self._stroke_text, selection_before=self.selection_seed()))
+            self._push_step(AtomCommand(self, atom, self._stroke_text, selection_before=self.selection_seed()))
 
     def end_drag_steps(self) -> None:
         """End a stroke or a Move drag under way as its step, before the map or palette changes."""
@@ -241,7 +332,7 @@ class MaskDocument(QObject):
             return False
         self.region_changed(atom.box)
         seed = self.selection_seed() if selection_before == "now" else selection_before
-        self.undo_stack.push(AtomCommand(self, atom, text, merge_id, seed))
+        self._push_step(AtomCommand(self, atom, text, merge_id, seed))
         return True
 
     def fill(self, x: int, y: int, value: int) -> bool:
@@ -380,7 +471,7 @@ class MaskDocument(QObject):
             (text, before), self._drag_step = self._drag_step, None
             atom = painting.atom_between(self._transform_base, self.label_map)
             if atom is not None:
-                self.undo_stack.push(AtomCommand(self, atom, text, selection_before=before))
+                self._push_step(AtomCommand(self, atom, text, selection_before=before))
         if self._transform_base is None or self.selected is None:
             return
         self._transform_base = None

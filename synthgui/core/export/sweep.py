@@ -11,13 +11,16 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..errors import SynthguiError
 from ..masks import find_lesions, lesion_pixels, resize_label_map, rotate_all, scale_all, shift_all
 from ..skin_tones import FITZPATRICK_RGB, parse_skin_tone, to_hex
+
+if TYPE_CHECKING:
+    from ..card import ModelCard
 
 RANDOM = "random"
 Offset = tuple[float, float] | str  # (dx, dy) in pixels at the model's resolution, or "random"
@@ -142,21 +145,72 @@ class Plan:
 
 
 def random_offset(label_map: np.ndarray, rng: np.random.Generator, context: int = 0, tries: int = 200) -> tuple[float, float]:
-    """A shift that keeps every lesion inside the image (zero when they already fill it), and with
-    a ``context`` class, on it: an MRI slice's tumour stays in the brain (zero when no shift of
-    ``tries`` does)."""
+    """A random location: one shift of all the lesions that keeps them inside the image and, with
+    a ``context`` class, on it (an MRI slice's tumour stays in the brain). (0, 0) only when no other
+    shift fits, so an item under "random" with offset 0,0 is one that could not be moved
+    (``unmoved_note``): lesions that fill the image, or a fundus mask's vessel tree, which runs out
+    to the edge of the retina, so that any shift takes vessels off it. A vessel tree has no
+    location to vary, and taking it off the retina would not be one.
+
+    Random draws over the shifts that stay in the image find a fit in most masks at once; with a
+    context class every shift is checked first, so a mask that fits nowhere costs no ``tries``,
+    and one whose few fits the tries miss still gets one of them."""
     lesions = lesion_pixels(label_map, context)
     ys, xs = np.nonzero(lesions)
     if len(xs) == 0:
         return (0.0, 0.0)
     h, w = label_map.shape
     ground = lesions | (label_map == context) if context else None
+    fits = None if ground is None else _shifts_that_fit(lesions, ground)
+    if fits is not None and len(fits) == 0:
+        return (0.0, 0.0)
     for _ in range(tries):
         dx = int(rng.integers(-int(xs.min()), w - int(xs.max())))
         dy = int(rng.integers(-int(ys.min()), h - int(ys.max())))
-        if ground is None or ground[ys + dy, xs + dx].all():
+        if (dx or dy) and (ground is None or ground[ys + dy, xs + dx].all()):
             return (float(dx), float(dy))
-    return (0.0, 0.0)
+    if fits is None:
+        fits = _shifts_that_fit(lesions, np.ones_like(lesions))
+    if len(fits) == 0:
+        return (0.0, 0.0)
+    dx, dy = fits[int(rng.integers(len(fits)))]
+    return (float(dx), float(dy))
+
+
+def _shifts_that_fit(lesions: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    """Every shift (dx, dy) but (0, 0) that keeps all ``lesions`` pixels inside the image and on
+    ``ground``, as an (n, 2) array: for each shift, the lesion pixels that would land off the
+    ground are counted at once, by a correlation in the Fourier domain."""
+    ys, xs = np.nonzero(lesions)
+    y0, x0, y1, x1 = int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1
+    h, w = lesions.shape
+    stamp = lesions[y0:y1, x0:x1].astype(np.float64)
+    off = (~ground).astype(np.float64)
+    # Circular, but the shifts read (top-left corner (i, j), i <= h - lesion height) never wrap.
+    landed_off = np.fft.irfft2(np.fft.rfft2(off) * np.conj(np.fft.rfft2(stamp, s=(h, w))), s=(h, w))
+    landed_off = landed_off[: h - (y1 - y0) + 1, : w - (x1 - x0) + 1]
+    i, j = np.nonzero(landed_off < 0.5)
+    shifts = np.stack([j - x0, i - y0], axis=1)
+    return shifts[(shifts != 0).any(axis=1)]
+
+
+def unmoved_note(rows: Iterable[dict[str, Any]], card: "ModelCard | None" = None) -> str | None:
+    """The export report's line on random locations that could not move their masks, or None when
+    every one moved (or none was asked for). ``rows``: the manifest's, where each item's offset is
+    recorded; ``card``: the model's, to say what the lesions lie on."""
+    located = [r for r in rows if r.get("location") == RANDOM]
+    unmoved = sum(1 for r in located if [float(v) for v in r.get("offset", ())] == [0.0, 0.0])
+    if not unmoved:
+        return None
+    context = card.context_class if card is not None else None
+    if card is not None and card.domain == "fundus" and context is not None:
+        why = (f"no shift keeps every vessel on the {context.name.lower()} (a vessel tree fills its field of "
+               "view, so it has no location to vary)")
+    elif context is not None:
+        why = f"no shift keeps their lesions inside the image and on the {context.name.lower()}"
+    else:
+        why = "their lesions fill the image, so no shift keeps them inside it"
+    return f"{unmoved} of {len(located)} images with a random location are as drawn (offset 0,0): {why}"
 
 
 def apply_variant(label_map: np.ndarray, variant: Variant, resolution: int, export_seed: int = 0,
