@@ -186,3 +186,33 @@ def test_study_build_refuses_a_negative_seed(tmp_path, capsys):
     write_image_folders(tmp_path, 2)
     one_line_error(capsys, ["study", "build", "--real", tmp_path / "real", "--synthetic", tmp_path / "syn",
                             "--out", tmp_path / "study", "--blank-ms", "0", "--size", "32", "--seed", "-1"], "--seed")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="X11 only")
+def test_rate_without_a_display_is_explained(tmp_path):
+    """Before: the study was checked, then Qt aborted (SIGABRT) where the studio says why."""
+    from helpers import write_image_folders
+
+    write_image_folders(tmp_path, 2)
+    assert main(["study", "build", "--real", str(tmp_path / "real"), "--synthetic", str(tmp_path / "syn"),
+                 "--out", str(tmp_path / "study"), "--size", "32"]) == 0
+    out = subprocess.run([sys.executable, "-m", "synthgui", "rate", str(tmp_path / "study"), "--reader", "r1"],
+                         capture_output=True, text=True, env=_no_display_env(), timeout=60)
+    assert out.returncode == 1, out.stderr
+    assert "cannot open a window" in out.stderr and "display" in out.stderr.lower()
+
+
+def test_a_qt_binding_that_drops_references_to_true_is_refused(monkeypatch):
+    """PySide6 6.12.0 on Python 3.11 takes a reference from True at every signal: the app would abort
+    minutes later with the drawing unsaved. The probe sees it; the installed binding passes it."""
+    from synthgui.commands import gui
+
+    assert gui.binding_problem() is None  # the binding the suite runs on
+    if sys.version_info >= (3, 12):
+        return  # True is immortal there: the fault is harmless and not probed
+    counts = iter([5000, 5000 - 8])  # before and after the probe's eight emits, as 6.12.0 leaves them
+    monkeypatch.setattr(gui.sys, "getrefcount", lambda obj: next(counts))
+    problem = gui.binding_problem()
+    assert problem is not None and "PySide6-Essentials!=6.12.0" in problem
+    counts = iter([5000, 5000 - 8])
+    assert gui.window_problem({"DISPLAY": ":0"}) == problem  # every window command says it before opening one

@@ -41,9 +41,38 @@ def missing_xcb_libraries(find=ctypes.util.find_library) -> list[str]:
     return [name for name in XCB_LIBRARIES if find(name) is None]
 
 
+def binding_problem() -> str | None:
+    """Why the installed PySide6 would crash the app later, or None.
+
+    PySide6 6.12.0 takes a reference from ``True`` on every ``Signal.emit()``. Where ``True`` is not
+    immortal (Python 3.11 and older) the interpreter aborts once its count runs out: after a few
+    thousand signals, that is minutes of drawing, with the work unsaved. Probed, not matched by
+    version number, so a later release with the same fault is caught too."""
+    if sys.version_info >= (3, 12):
+        return None
+    from PySide6 import __version__ as version
+    from PySide6.QtCore import QObject, Signal
+
+    class _Probe(QObject):
+        ping = Signal()
+
+    probe, emits = _Probe(), 8
+    before = sys.getrefcount(True)
+    for _ in range(emits):
+        probe.ping.emit()
+    if before - sys.getrefcount(True) < emits:
+        return None
+    return (f"PySide6 {version} has a fault on Python {sys.version_info.major}.{sys.version_info.minor} that would crash "
+            "the window after a few thousand signals (minutes of use); install another release: "
+            "pip install 'PySide6-Essentials!=6.12.0'")
+
+
 def window_problem(env: dict[str, str] | None = None) -> str | None:
     """Why Qt could not open a window here (it would abort the process), or None."""
     env = dict(os.environ) if env is None else env
+    problem = binding_problem()
+    if problem is not None:
+        return problem
     if not uses_xcb(env):
         return None
     missing = missing_xcb_libraries()

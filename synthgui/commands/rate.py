@@ -29,6 +29,12 @@ def run(args: argparse.Namespace) -> int:
               f"(e.g. {study.missing[0]}); the viewer will say so at those cases", file=sys.stderr)
     if args.reader is not None:
         check_reader_id(args.reader)
+    from .gui import window_problem
+
+    problem = window_problem()
+    if problem is not None:  # Qt would abort the process instead of saying why
+        print(f"synthgui rate: cannot open a window: {problem}", file=sys.stderr)
+        return 1
     from ..gui.rating.app import run_rating_app
 
     return run_rating_app(args.study, args.reader, args.sessions, fullscreen=not args.windowed, backup=args.backup_dir)
