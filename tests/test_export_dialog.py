@@ -135,3 +135,15 @@ def test_a_blank_canvas_is_not_offered_to_a_skin_model(qtbot, tmp_path):
     qtbot.addWidget(dlg)
     assert not dlg.use_canvas.isEnabled() and dlg.use_random.isChecked()
     assert "no lesion" in dlg.use_canvas.toolTip()
+
+
+def test_the_dialog_says_when_the_settings_pass_the_export_s_limit(qtbot, dialog):
+    from synthgui.core.export.run import MAX_IMAGES
+
+    dialog.use_random.setChecked(True)
+    dialog.random_count.setValue(100000)
+    dialog.seeds.setValue(11)  # 1,100,000 images
+    assert "at most 1,000,000 images" in dialog.count_label.text()
+    dialog.sample.setValue(5000)
+    assert "<b>5,000</b> images" in dialog.count_label.text()
+    assert dialog.sample.maximum() == MAX_IMAGES

@@ -230,7 +230,10 @@ def test_a_fundus_export_with_random_locations_says_that_no_vessel_tree_moved(tm
     model = load_model(path)
     sweep = Sweep(locations=["random", (0.0, 0.0)])
     job = ExportJob.create(tmp_path / "out", model, random_sources(3, 0), sweep, ExportOptions(batch=2, workers=1))
-    job.run(Engine(model, device="cpu", threads=1))
+    result = job.run(Engine(model, device="cpu", threads=1))
     rows = manifest.read_journal(tmp_path / "out")
     assert len(rows) == 6 and all(r["offset"] == [0.0, 0.0] for r in rows)
-    assert unmoved_note(rows, model.card).startswith("3 of 3 images with a random location are as drawn")
+    note = unmoved_note(rows, model.card)
+    assert note.startswith("3 of 3 images with a random location are as drawn")
+    assert result.notes == [note]  # what the CLI and the dialog print
+    assert f"- Note: {note}" in (tmp_path / "out" / manifest.CARD).read_text()  # and the dataset card says

@@ -11,13 +11,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export", help="export an image set (sweeps, manifest, dataset card, DICOM, privacy check)",
         description="Render every combination of masks and parameters to OUT with a manifest and a dataset card. "
-        "Interrupted exports are finished with --resume.")
+        "Interrupted exports are finished with --resume. An export makes at most 1,000,000 images (six-digit names, "
+        "and a manifest read whole at the end of every run); more are more exports.")
     p.add_argument("--model", default=None, help="model name or weights path (default: the bundled default; with --resume: the export's)")
     p.add_argument("--out", required=True, help="output folder")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--masks", default=None, help="folder of mask images (binary, class ids or class colours)")
-    src.add_argument("--random", type=int, default=None, metavar="N", help="N random masks from the geometry generators "
-                     "(for an unconditional generator such as a DCGAN: N samples)")
+    src.add_argument("--random", type=int, default=None, metavar="N", help="N random masks from the geometry generators, "
+                     "at most 100,000: each is a record of the export's plan (for an unconditional generator such as "
+                     "a DCGAN: N samples)")
     p.add_argument("--geometry", nargs="+", default=[], metavar="NAME=VALUE",
                    help="controls of --random masks, e.g. diameter=0.3 asymmetry=2 border_irregularity=0 satellites=2 "
                    "(skin), eye=left density=1.5 (fundus), nested=true (mri); a wrong name lists the model's")
@@ -28,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rotations", nargs="+", default=["0"], help="rotations in degrees")
     p.add_argument("--seeds", type=int, default=1, help="seeds per combination (variations in reference mode)")
     p.add_argument("--seed-base", type=int, default=0, help="first seed")
-    p.add_argument("--sample", type=int, default=None, metavar="K", help="render K combinations drawn at random instead of all")
+    p.add_argument("--sample", type=int, default=None, metavar="K",
+                   help="render K combinations drawn at random instead of all (K at most 1,000,000)")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of --sample and of random locations/masks")
     p.add_argument("--mode", choices=("reference", "deterministic", "eval"), default=None, help="test-time mode (default: the card's)")
     p.add_argument("--format", choices=("png", "tiff", "jpeg", "dicom"), default="png")
@@ -36,14 +39,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dicom-kind", choices=("auto", "secondary-capture", "photographic"), default="auto",
                    help="DICOM IOD (auto: VL Photographic for skin models, else Secondary Capture)")
     p.add_argument("--aligned", action="store_true", help="also write mask|image pairs in the pix2pix aligned layout")
-    p.add_argument("--batch", type=int, default=8, help="images per forward in eval mode; in the other modes, images per engine call (at least one per parallel stream)")
-    p.add_argument("--workers", type=int, default=None, help="encoding/writing threads (default: half the cores, 2 to 8)")
+    p.add_argument("--batch", type=int, default=8, help="images per forward in eval mode; in the other modes, images per "
+                   "engine call (at least one per parallel stream); two batches must fit in memory")
+    p.add_argument("--workers", type=int, default=None,
+                   help="encoding/writing threads (default: half the cores, 2 to 8; at most 4 per CPU core)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--resume", action="store_true",
                    help="finish the export already in OUT (its stored masks, sweep and options are used; those given now are ignored)")
     p.add_argument("--privacy-check", nargs="?", const="", default=None, metavar="TRAINING_DIR",
-                   help="compare every image with the training images (folder, or the one the model card names)")
-    p.add_argument("--privacy-threshold", type=float, default=None, help="near-copy distance threshold (default 0.15)")
+                   help="compare every image with the training images (folder, or the one the model card names); "
+                   "checked before rendering: it must exist and hold readable images")
+    p.add_argument("--privacy-threshold", type=float, default=None,
+                   help="near-copy distance threshold, a positive number (default 0.15)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -147,15 +154,38 @@ def _check_seeds(args) -> None:
             raise SynthguiError(f"{what} must stay below 2**63: every seed of an export is a whole number from 0 to 2**63 - 1")
 
 
+def _check_counts(args) -> None:
+    """Counts the export can never meet, refused before the model is loaded (the rest, which depend on
+    the masks and the model, when the plan is made, still before the folder)."""
+    from ..core.export.run import MAX_IMAGES, WORKERS_PER_CORE, max_workers
+    from .checks import at_least_one, at_most, positive
+
+    at_most(args, "sample", MAX_IMAGES, "an export makes at most that many images")
+    at_least_one(args, "workers")
+    at_most(args, "workers", max_workers(), f"{WORKERS_PER_CORE} per CPU core; more only take turns, each holding an image")
+    positive(args, "privacy_threshold")
+
+
+def _privacy_folder(args, model) -> str | None:
+    """The training folder of --privacy-check, checked now: otherwise a missing one fails after every image."""
+    if args.privacy_check is None:
+        return None
+    from ..core.export.privacy_run import check_training_folder
+
+    return check_training_folder(args.privacy_check or None, {**model.identity(), "training_data": model.card.training_data})
+
+
 def run(args: argparse.Namespace) -> int:
     from ..core.engine import Engine, select_device
     from ..core.export import run_privacy_check
 
     _check_seeds(args)
+    _check_counts(args)
     model = _model_for(args)
     for warning in model.warnings:
         print(f"synthgui export: warning: {warning}", file=sys.stderr)
     select_device(args.device)  # a wrong --device fails before the export folder is made
+    training = _privacy_folder(args, model)
     job = _job(args, model)
     engine = Engine(model, device=args.device, threads=os.cpu_count())
     bar = None
@@ -188,9 +218,11 @@ def run(args: argparse.Namespace) -> int:
           f"{result.rate:.1f} images/s on {engine.device}{' fp16' if engine.half else ''})")
     if result.skipped:
         print(f"synthgui export: {len(result.skipped)} mask(s) skipped (listed in {result.out_dir}/README.md)", file=sys.stderr)
+    for note in result.notes:
+        print(f"synthgui export: note: {note}", file=sys.stderr)
     if args.privacy_check is not None:
         kwargs = {} if args.privacy_threshold is None else {"threshold": args.privacy_threshold}
-        report = run_privacy_check(result.out_dir, args.privacy_check or None, **kwargs)
+        report = run_privacy_check(result.out_dir, training, **kwargs)
         for line in report.summary_lines()[:3]:
             print(line.replace("**", ""))
         for r in report.flagged:

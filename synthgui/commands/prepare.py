@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, action="append", required=True,
                    help="raw dataset folder (repeat to merge several, e.g. CHASE_DB1 and HRF)")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--size", type=int, default=256, help="side of the square pairs (default 256)")
+    p.add_argument("--size", type=int, default=256, help="side of the square pairs, 32 to 4096: the largest side "
+                   "synthgui trains at (default 256)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of cases held out (default 0.1)")
     p.add_argument("--limit", type=int, help="only the first N pairs (for a quick look)")
     p.add_argument("--labels", type=Path, help="skin: diagnosis table (HAM10000 metadata with image_id/dx/lesion_id, "
@@ -30,13 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.errors import SynthguiError
     from ..core.prepare import prepare_dataset
 
-    from .checks import at_least_one
+    from .checks import at_least_one, side
 
-    if args.size < 32:
-        raise SynthguiError("--size must be at least 32")
+    side(args, "size", 32)
     at_least_one(args, "limit")
     from tqdm import tqdm
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+MAX_GENERATE = 100_000
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("study", help="build, merge and analyse human Turing tests",
@@ -15,13 +17,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--real", required=True, type=Path, help="folder of real images")
     b.add_argument("--synthetic", type=Path, default=None, help="folder of synthetic images")
     b.add_argument("--generate", metavar="MODEL", default=None, help="also render synthetic images with this model")
-    b.add_argument("--count", type=int, default=None, help="how many images --generate renders")
+    b.add_argument("--count", type=int, default=None, help="how many images --generate renders, at most 100,000 "
+                   "(five-digit names; at 5 s a case, 140 hours of reading)")
     b.add_argument("--masks", type=Path, default=None, help="masks for --generate (default: proposed masks)")
     b.add_argument("--device", default="auto", help="device for --generate")
     b.add_argument("--out", required=True, type=Path, help="new study folder (what readers get)")
     b.add_argument("--key", type=Path, default=None, help="answer key file (default: OUT.key.json beside OUT)")
     b.add_argument("--per-class", type=int, default=None, help="scored cases per class (default: balanced, all)")
-    b.add_argument("--practice", type=int, default=0, help="practice cases with feedback (not scored)")
+    b.add_argument("--practice", type=int, default=0, help="practice cases with feedback (not scored), 0 or more")
     b.add_argument("--seed", type=int, default=0, help="seed for choosing files and generating")
     b.add_argument("--size", type=int, default=512, help="side of every study image in pixels")
     b.add_argument("--title", default="", help="study title shown to readers")
@@ -29,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--diagnoses", default="", help="comma-separated diagnosis choices (asks a diagnosis)")
     b.add_argument("--note", action="store_true", help="offer a free-text note per case")
     b.add_argument("--tell-ratio", action="store_true", help="tell readers how many images are synthetic")
-    b.add_argument("--time-limit", type=float, default=None, help="seconds per case (default: none)")
+    b.add_argument("--time-limit", type=float, default=None, help="seconds per case, a positive number (default: none)")
     b.add_argument("--blank-ms", type=int, default=500, help="blank screen between cases")
     b.add_argument("--allow-back", action="store_true", help="let readers go back and change an answer")
     b.add_argument("--no-zoom", action="store_true", help="forbid zooming")
@@ -72,9 +75,16 @@ def run_build(args: argparse.Namespace) -> int:
     import sys
 
     from ..core.study.build import FolderBuild, build_from_folders
-    from .checks import seeds
+    from ..core.errors import SynthguiError
+    from .checks import SEED_LIMIT, at_least_zero, at_most, positive, seeds
 
     seeds(args, "seed")  # numpy's generator takes no negative seed
+    at_most(args, "count", MAX_GENERATE, "the generated images have five-digit names, and no reader rates more")
+    if args.count is not None and args.seed + args.count > SEED_LIMIT:  # image i has seed --seed + i
+        raise SynthguiError("--seed + --count must stay below 2**63: every generated image's seed is a whole number "
+                            "from 0 to 2**63 - 1")
+    at_least_zero(args, "practice")
+    positive(args, "time_limit")  # nan would be written into study.json, inf is no limit: leave it out
     spec = FolderBuild(args.real, args.synthetic, args.out, args.key, args.generate, args.count or 0, args.masks,
                        args.device, args.per_class, args.practice, args.seed, args.title, options_from_args(args))
     result = build_from_folders(spec, progress=_progress)

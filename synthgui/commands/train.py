@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+MAX_EPOCH_SIZE = 1_000_000
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -37,21 +39,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     sched = p.add_argument_group("schedule")
     sched.add_argument("--epochs", type=int, default=100, help="epochs at the initial learning rate")
     sched.add_argument("--epochs-decay", type=int, default=100, help="epochs of linear decay to zero")
-    sched.add_argument("--epoch-size", type=int, help="samples per epoch (default: the training set)")
-    sched.add_argument("--batch-size", type=int, default=1)
+    sched.add_argument("--epoch-size", type=int, help="samples per epoch, at most 1,000,000: the epoch's order is "
+                       "listed in memory and in every resume file (default: the training set)")
+    sched.add_argument("--batch-size", type=int, default=1, help="pairs per step (default 1); a step that cannot fit "
+                       "in the device's memory is refused before the run starts")
     sched.add_argument("--lr", type=float, default=2e-4)
-    sched.add_argument("--lambda-l1", type=float, default=100.0)
-    sched.add_argument("--resolution", type=int, default=256)
+    sched.add_argument("--lambda-l1", type=float, default=100.0, help="weight of the L1 loss, 0 or more (default 100)")
+    sched.add_argument("--resolution", type=int, default=256, help="training side, a multiple of 32 from 32 to 4096 "
+                       "(default 256)")
     sched.add_argument("--seed", type=int, default=0)
     sched.add_argument("--max-iterations", type=int, help="stop after this many iterations (a piece of a run)")
     aug = p.add_argument_group("augmentation")
     aug.add_argument("--retone", type=float, default=0.0, metavar="FRACTION",
-                     help="skin models: re-tone this fraction of samples to random Fitzpatrick I-VI tones")
+                     help="skin models: re-tone this fraction (0 to 1) of samples to random Fitzpatrick I-VI tones")
     aug.add_argument("--rotate", action="store_true", help="also random quarter turns (orientation-free images)")
     aug.add_argument("--no-flip", action="store_true")
     aug.add_argument("--load-size", type=int, metavar="PX",
                      help="scale to PX and cut a random crop of --resolution (default: the reference's 286 for 256, "
-                     "in proportion; 0: no crop jitter)")
+                     "in proportion; 0: no crop jitter); at most twice --resolution, a crop of a quarter of the picture")
     run_g = p.add_argument_group("running")
     run_g.add_argument("--init-from", type=Path, metavar="WEIGHTS",
                        help="start the generator from these weights (same architecture), e.g. to fine-tune a "
@@ -61,11 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "to continue a finished run with a new schedule")
     run_g.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     run_g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    run_g.add_argument("--threads", type=int, help="CPU threads")
+    run_g.add_argument("--threads", type=int, help="CPU threads, at most 4 per CPU core of the machine")
     run_g.add_argument("--no-amp", action="store_true", help="no mixed precision on a GPU")
-    run_g.add_argument("--checkpoint-minutes", type=float, default=5.0)
-    run_g.add_argument("--preview-every", type=int, default=500, help="iterations between preview grids")
-    run_g.add_argument("--snapshot-every", type=int, default=0, help="iterations between half-precision G snapshots")
+    run_g.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                       help="minutes between checkpoints (default 5; 0: every iteration)")
+    run_g.add_argument("--preview-every", type=int, default=500, help="iterations between preview grids (0: none)")
+    run_g.add_argument("--snapshot-every", type=int, default=0, help="iterations between half-precision G snapshots (0: none)")
     p.set_defaults(func=run)
 
 
@@ -124,13 +130,18 @@ class _StopFlag:
 
 
 def _load_size(args) -> int:
-    """The reference scales 256 to 286 before its random crop; other resolutions in proportion."""
+    """The reference scales 256 to 286 before its random crop; other resolutions in proportion. Every
+    sample is scaled to the load size at every step, and beyond twice the resolution the crop is
+    under a quarter of the picture: a zoom, no longer the reference's jitter."""
     if args.load_size is None:
         return round(args.resolution * 286 / 256)
-    if args.load_size and args.load_size < args.resolution:
+    if args.load_size and not args.resolution <= args.load_size <= 2 * args.resolution:
         from ..core.errors import SynthguiError
 
-        raise SynthguiError(f"--load-size {args.load_size} is smaller than --resolution {args.resolution}")
+        if args.load_size < args.resolution:
+            raise SynthguiError(f"--load-size {args.load_size} is smaller than --resolution {args.resolution}")
+        raise SynthguiError(f"--load-size {args.load_size} is more than twice --resolution {args.resolution}: "
+                            f"at most {2 * args.resolution}, a crop of a quarter of the picture")
     return args.load_size
 
 
@@ -146,18 +157,25 @@ def run(args: argparse.Namespace) -> int:
     from ..core.card import ModelCard
     from ..core.datasets import load_aligned, load_pair_folders, sibling_val_dir
     from ..core.errors import SynthguiError
-    from ..core.train import Trainer, TrainConfig
-    from .checks import at_least_one, positive, seeds
+    from ..core.train import Trainer, TrainConfig, check_step_memory
+    from .checks import at_least_one, at_least_zero, at_most, fraction, non_negative, positive, seeds, side, threads
 
     if args.aligned is None and (args.masks is None or args.images is None):
         raise SynthguiError("give --masks and --images, or --aligned")
-    if args.resolution < 32 or args.resolution % 32:
-        raise SynthguiError("--resolution must be a multiple of 32")
-    at_least_one(args, "ngf", "ndf", "batch_size", "epoch_size", "max_iterations", "threads", "input_nc")
+    side(args, "resolution", 32)
+    if args.resolution % 32:
+        raise SynthguiError(f"--resolution must be a multiple of 32, not {args.resolution}")
+    at_least_one(args, "ngf", "ndf", "batch_size", "epoch_size", "max_iterations", "input_nc")
+    at_most(args, "epoch_size", MAX_EPOCH_SIZE, "the epoch's sample order is listed in memory and in every resume file")
+    threads(args)
     seeds(args, "seed")
     positive(args, "lr")
+    non_negative(args, "lambda_l1", "checkpoint_minutes")
+    fraction(args, "retone")
+    at_least_zero(args, "preview_every", "snapshot_every")
     if args.epochs < 0 or args.epochs_decay < 0:
         raise SynthguiError("--epochs and --epochs-decay cannot be negative")
+    load_size = _load_size(args)
     refuse_another_run(args)
     template = args.card_template
     if template is None and args.masks is not None:
@@ -172,6 +190,21 @@ def run(args: argparse.Namespace) -> int:
     if card is not None:
         card.resolution = args.resolution
         card.name = args.name if args.name != "model" else card.name
+    spec = _spec(args, args.input_nc or _input_nc(card))
+    if spec.kind == "unet" and args.resolution % spec.size_multiple:
+        raise SynthguiError(f"{spec.name} needs a resolution that is a multiple of {spec.size_multiple}")
+    config = TrainConfig(
+        out_dir=str(args.out), name=args.name, spec=spec, ndf=args.ndf, epochs=args.epochs,
+        epochs_decay=args.epochs_decay, epoch_size=args.epoch_size, batch_size=args.batch_size, lr=args.lr,
+        lambda_l1=args.lambda_l1, seed=args.seed, device=args.device, amp=not args.no_amp, threads=args.threads,
+        retone_fraction=args.retone, rotate=args.rotate, flip=not args.no_flip,
+        load_size=load_size, init_from=str(args.init_from or ""),
+        init_d_from=str(args.init_d_from or ""),
+        checkpoint_every_s=args.checkpoint_minutes * 60, preview_every=args.preview_every,
+        snapshot_every=args.snapshot_every, max_iterations=args.max_iterations,
+        command="synthgui " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume"),
+    )
+    check_step_memory(config, args.resolution)  # before the pairs are decoded and the run folder is made
     if args.aligned is not None:
         train = load_aligned(args.aligned, args.resolution)
     else:
@@ -181,20 +214,6 @@ def run(args: argparse.Namespace) -> int:
         sibling_val_dir(args.masks) if args.masks else None)
     if val_dirs:
         val = load_pair_folders(val_dirs[0], val_dirs[1], args.resolution)
-    spec = _spec(args, args.input_nc or _input_nc(card))
-    if spec.kind == "unet" and args.resolution % spec.size_multiple:
-        raise SynthguiError(f"{spec.name} needs a resolution that is a multiple of {spec.size_multiple}")
-    config = TrainConfig(
-        out_dir=str(args.out), name=args.name, spec=spec, ndf=args.ndf, epochs=args.epochs,
-        epochs_decay=args.epochs_decay, epoch_size=args.epoch_size, batch_size=args.batch_size, lr=args.lr,
-        lambda_l1=args.lambda_l1, seed=args.seed, device=args.device, amp=not args.no_amp, threads=args.threads,
-        retone_fraction=args.retone, rotate=args.rotate, flip=not args.no_flip,
-        load_size=_load_size(args), init_from=str(args.init_from or ""),
-        init_d_from=str(args.init_d_from or ""),
-        checkpoint_every_s=args.checkpoint_minutes * 60, preview_every=args.preview_every,
-        snapshot_every=args.snapshot_every, max_iterations=args.max_iterations,
-        command="synthgui " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--resume"),
-    )
     trainer = Trainer(config, train, card, val)
     if args.resume:
         trainer.load_resume()

@@ -8,6 +8,7 @@ generator input follows the model card, the same code the app renders with (``co
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,40 @@ from .encoding import EncodeRequest, encode, from_uint8_image
 from .errors import SynthguiError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def host_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or its container's limit if lower (None
+    where the system does not say)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def check_decoded_fits(count: int, size: int, bytes_per_pixel: int, what: str, lower: str) -> None:
+    """Every image is held decoded at the training size: a set that cannot fit is refused before the
+    first is decoded, not when the machine runs out of memory part-way."""
+    need = count * size * size * bytes_per_pixel
+    have = host_memory()
+    if have is not None and need > have:
+        raise SynthguiError(f"{count} {what} decoded at {size} px need at least {memory_text(need)} of memory; this "
+                            f"machine has {memory_text(have)}: {lower}")
+
+
+def memory_text(n: int) -> str:
+    """Bytes for a message: '1.3 GB', '12.0 MB'; astronomical amounts in powers of ten."""
+    if n >= 10**15:
+        return f"{n / 1e9:.1e} GB"
+    return f"{n / 1e9:,.1f} GB" if n >= 10**8 else f"{n / 1e6:,.1f} MB"
 
 
 def _files(folder: Path) -> dict[str, Path]:
@@ -64,6 +99,7 @@ def load_pair_folders(masks_dir: str | Path, images_dir: str | Path, size: int) 
     lonely = sorted(set(masks) ^ set(images))
     if lonely:
         raise SynthguiError(f"{len(lonely)} files have no partner (first: {lonely[0]}); masks and images must match by name")
+    check_decoded_fits(len(common), size, 6, "pairs", "train at a lower --resolution or on fewer pairs")
     m = np.stack([_read(masks[n], size, nearest=True) for n in common])
     i = np.stack([_read(images[n], size, nearest=False) for n in common])
     return PairSet(common, m, i)
@@ -78,6 +114,7 @@ def load_aligned(folder: str | Path, size: int) -> PairSet:
     files = _files(Path(folder))
     if not files:
         raise SynthguiError(f"no images in {folder}")
+    check_decoded_fits(len(files), size, 6, "pairs", "train at a lower --resolution or on fewer pairs")
     names, ms, ims = [], [], []
     for name, path in files.items():
         ab = read_image_rgb(path)

@@ -28,7 +28,7 @@ from .atomic import write_bytes_atomic, write_with_atomic
 from .card import ModelCard, generic_card
 from .checkpoints import save_state_dict
 from .loss_log import append_row, trim_after
-from .datasets import PairSet, SampleMaker
+from .datasets import PairSet, SampleMaker, memory_text
 from .errors import SynthguiError
 from .networks import GeneratorSpec, NLayerDiscriminator, build_generator, init_weights
 
@@ -116,6 +116,78 @@ def start_run(out_dir: str, device: str, threads: int | None, seed: int) -> tupl
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     return out, dev
+
+
+def saved_activations(net: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Elements a forward of ``net`` keeps for the backward pass, at least: the input of every
+    convolution (its weight gradient needs it). Laid out on the meta device, so nothing is allocated
+    and a network too wide to build costs no more than a small one."""
+    total = 0
+
+    def keep(module, inputs, output) -> None:
+        nonlocal total
+        total += inputs[0].numel()
+
+    hooks = [m.register_forward_hook(keep) for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    try:
+        with torch.no_grad():
+            net(torch.empty(input_shape, device="meta"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
+
+
+def gan_step_bytes(G: torch.nn.Module, D: torch.nn.Module, g_input: tuple[int, ...], d_input: tuple[int, ...],
+                   batch: int, half: bool = False) -> int:
+    """A lower bound of the memory one GAN training step needs, for networks built on the meta device:
+    16 bytes a parameter (fp32 weight, gradient and Adam's two moments, also under mixed precision)
+    and the activations of a batch, G's once and D's twice (real and fake are held together)."""
+    params = sum(p.numel() for net in (G, D) for p in net.parameters())
+    per_sample = saved_activations(G, (1, *g_input)) + 2 * saved_activations(D, (1, *d_input))
+    return 16 * params + (2 if half else 4) * per_sample * batch
+
+
+def step_memory_bytes(spec: GeneratorSpec, ndf: int, n_layers_d: int, resolution: int, batch: int, half: bool = False) -> int:
+    """``gan_step_bytes`` of a pix2pix run: G on the input planes, D on input and image side by side."""
+    with torch.device("meta"):
+        G = build_generator(spec)
+        D = NLayerDiscriminator(spec.input_nc + spec.output_nc, ndf, n_layers_d, spec.norm)
+    return gan_step_bytes(G, D, (spec.input_nc, resolution, resolution),
+                          (spec.input_nc + spec.output_nc, resolution, resolution), batch, half)
+
+
+def device_memory(device: torch.device) -> int | None:
+    """Bytes of memory a run on ``device`` can use at most: a GPU's own, else the machine's (None if unknown)."""
+    from .datasets import host_memory
+
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device.index or 0).total_memory)
+    return host_memory()
+
+
+def check_fits(need: int, device: torch.device, what: str, lower: str) -> None:
+    """Refuse a run whose step cannot fit on ``device``, before its folder is made."""
+    have = device_memory(device)
+    if have is not None and need > have:
+        raise SynthguiError(f"{what} needs at least {memory_text(need)} of memory (weights, Adam state and the "
+                            f"batch's activations), more than the {memory_text(have)} of {device}: {lower}")
+
+
+def check_step_memory(config: "TrainConfig", resolution: int) -> None:
+    """A pix2pix step that cannot fit the device is refused now, not as torch's allocation error after
+    the run folder was made (``config.batch_size`` as asked: a batch beyond the epoch is cut to it)."""
+    from .engine import select_device
+
+    device = select_device(config.device)
+    batch = min(config.batch_size, config.epoch_size or config.batch_size)
+    what = f"a step of {config.spec.name} at {resolution} px, batch {batch}, ngf {config.spec.ngf}, ndf {config.ndf}"
+    try:
+        need = step_memory_bytes(config.spec, config.ndf, config.n_layers_d, resolution, batch,
+                                 half=config.amp and device.type == "cuda")
+    except (RuntimeError, TypeError, OverflowError, ValueError):  # a width torch cannot even lay out
+        raise SynthguiError(f"{what} is too large to lay out in memory: lower --batch-size, --ngf, --ndf or --input-nc") from None
+    check_fits(need, device, what, "lower --batch-size, --resolution, --ngf, --ndf or --input-nc")
 
 
 def read_resume(path: Path) -> dict:

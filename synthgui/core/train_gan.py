@@ -309,11 +309,30 @@ class GanTrainer:
         trim_after(self.out / "loss_log.csv", GAN_LOG_FIELDS, self.state.iteration)
 
 
+def check_gan_step_memory(config: GanConfig) -> None:
+    """A DCGAN step that cannot fit the device is refused before the run folder is made. The widths
+    double with every layer (``ngf * size / 8`` at the noise end), so size and width together decide."""
+    from .engine import select_device
+    from .train import check_fits, gan_step_bytes
+
+    device = select_device(config.device)
+    what = (f"a DCGAN step at {config.size} px, batch {config.batch_size}, nz {config.nz}, ngf {config.ngf}, "
+            f"ndf {config.ndf}")
+    try:
+        with torch.device("meta"):
+            G = DCGANGenerator(dcgan_spec(nz=config.nz, ngf=config.ngf, nc=config.channels, size=config.size))
+            D = DCGANDiscriminator(config.size, config.channels, config.ndf)
+        need = gan_step_bytes(G, D, (config.nz, 1, 1), (config.channels, config.size, config.size), config.batch_size)
+    except (RuntimeError, TypeError, OverflowError, ValueError):  # a width torch cannot even lay out
+        raise SynthguiError(f"{what} is too large to lay out in memory: lower --nz, --ngf or --ndf") from None
+    check_fits(need, device, what, "lower --batch-size, --size, --nz, --ngf or --ndf")
+
+
 def load_image_folder(folder: str | Path, size: int, channels: int) -> np.ndarray:
     """Every image in a folder, resized to ``size`` (area averaging), as (N, size, size, channels) uint8."""
     import cv2
 
-    from .datasets import IMAGE_SUFFIXES
+    from .datasets import IMAGE_SUFFIXES, check_decoded_fits
     from .masks import read_image_rgb
 
     folder = Path(folder)
@@ -322,6 +341,7 @@ def load_image_folder(folder: str | Path, size: int, channels: int) -> np.ndarra
     paths = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
     if not paths:
         raise SynthguiError(f"no images in {folder}")
+    check_decoded_fits(len(paths), size, channels, "images", "train at a lower --size or on fewer images")
     out = []
     for p in paths:
         img = read_image_rgb(p, stretch_wide=True)  # 16-bit grey over its own range, not clipped to white

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
 )
 from PySide6.QtCore import Qt
 
+from ..core.export.run import MAX_IMAGES
+from ..core.export.sources import MAX_RANDOM_MASKS
 from ..core.locations import app_locations, suggested_folder
 from .scrolling import FittingScrollArea, fit_to_screen
 from .theme import error_colour
@@ -61,7 +63,8 @@ class ExportWorker(QObject):
                                    "Start the export again on the same folder to finish it.")
             else:
                 message = (f"Done: {result.done} images in {result.out_dir} ({result.rate:.1f} images/s)"
-                           + (f", {len(result.skipped)} masks skipped" if result.skipped else ""))
+                           + (f", {len(result.skipped)} masks skipped" if result.skipped else "")
+                           + "".join(f". Note: {note}" for note in result.notes))
                 self.finished.emit(message + self._privacy_check(result.out_dir))
         except Exception as exc:  # shown in the dialog, never a silent crash
             from ..core.errors import SynthguiError
@@ -149,7 +152,7 @@ class ExportDialog(QDialog):
         row.addWidget(browse_masks)
         self.use_random = QRadioButton("Random geometry (Propose):")
         self.random_count = QSpinBox()
-        self.random_count.setRange(1, 100000)
+        self.random_count.setRange(1, MAX_RANDOM_MASKS)
         self.random_count.setValue(20)
         self.random_count.setSuffix(" masks")
         self.random_seed = QSpinBox()
@@ -214,7 +217,7 @@ class ExportDialog(QDialog):
                                   "is the variation on screen")
         form.addRow("First seed", self.seed_base)
         self.sample = QSpinBox()
-        self.sample.setRange(0, 10**7)
+        self.sample.setRange(0, MAX_IMAGES)
         self.sample.setSpecialValueText("all combinations")
         self.sample.setToolTip("Draw this many items at random from the sweep instead of all (seeded)")
         self.sample_seed = QSpinBox()
@@ -319,6 +322,9 @@ class ExportDialog(QDialog):
             from ..core.errors import SynthguiError
 
             raise SynthguiError(f"a random sample of {sweep.sample} is more than the {full} combinations")
+        from ..core.export.run import check_size
+
+        check_size(masks, sweep)  # the export's own limit, said as the settings are typed
         return full if sweep.sample is None else sweep.sample
 
     def _update_count(self, *_args) -> None:

@@ -166,6 +166,7 @@ def write_card(out_dir: Path, plan: dict[str, Any], rows: list[dict[str, Any]]) 
         f"- Locations (dx dy in pixels or random): {_distinct(rows, 'location')}",
         f"- Rotations (degrees): {_distinct(rows, 'rotation')}",
         f"- Seeds: {_distinct(rows, 'seed')}",
+        *(f"- Note: {note}" for note in plan.get("notes", [])),
         "",
         "## Files",
         "",

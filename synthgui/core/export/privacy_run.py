@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -43,6 +44,26 @@ def training_dir_from_card(plan: dict) -> str | None:
             if candidate.is_dir():
                 return str(candidate)
     return None
+
+
+def check_training_folder(training_dir: str | Path | None, model: dict) -> str:
+    """The folder a privacy check compares with (``training_dir``, or the one the model card names;
+    ``model`` as an export plan records it), checked before an export renders anything: it exists,
+    can be read and holds at least one image that decodes. Returns it."""
+    folder = training_dir or training_dir_from_card({"model": model})
+    if not folder:
+        raise SynthguiError("no training images to compare with: the model card names no training folder; "
+                            "give one (--privacy-check DIR)")
+    path = Path(folder)
+    if not path.is_dir():
+        raise SynthguiError(f"training image folder not found: {folder}" if not path.exists()
+                            else f"training image folder {folder} is not a folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise SynthguiError(f"training image folder {folder} cannot be read (permission denied)")
+    files = image_files(path)
+    if not any(read_rgb(f) is not None for f in files):  # stops at the first that decodes
+        raise SynthguiError(f"none of the {len(files)} images in training folder {folder} can be read")
+    return str(path)
 
 
 def run_privacy_check(

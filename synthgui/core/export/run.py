@@ -19,6 +19,7 @@ import datetime as _dt
 import functools
 import glob
 import hashlib
+import math
 import os
 import queue
 import threading
@@ -41,10 +42,19 @@ from ..png import encode_png
 from ..skin_tones import parse_skin_tone
 from . import manifest
 from .sources import MaskSource, load_source
-from .sweep import Plan, Sweep, Variant, apply_variant
+from .sweep import Plan, Sweep, Variant, apply_variant, unmoved_note
 
 FORMATS = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg", "dicom": ".dcm"}
 ITEM_FOLDERS = ("images", "masks", "aligned/train")
+# Images of one export: their names have six digits (000000-999999, so they sort in item order) and the
+# journal, a row per image (630 bytes), is read whole at the end of every run and on --resume (3.5 GB
+# of memory at this size). More are more exports: --seed-base and --sample-seed keep them distinct.
+MAX_IMAGES = 1_000_000
+WORKERS_PER_CORE = 4  # PNG encoding takes a core and a write frees it while the disk works; more only take turns
+
+
+def max_workers() -> int:
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
 
 
 def default_workers(device: str = "cpu") -> int:
@@ -80,6 +90,9 @@ class ExportOptions:
             raise SynthguiError(f"unknown mode {self.mode!r} (use {', '.join(MODES)})")
         if self.batch < 1:
             raise SynthguiError("--batch must be at least 1")
+        if self.workers is not None and not 1 <= self.workers <= max_workers():
+            raise SynthguiError(f"--workers must be 1 to {max_workers()} ({WORKERS_PER_CORE} per CPU core: more only take "
+                                f"turns, each holding an image in memory), not {self.workers}")
 
 
 @dataclass
@@ -101,6 +114,7 @@ class ExportResult:
     skipped: list[str] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what the user should know about the set (random locations left as drawn)
 
     @property
     def complete(self) -> bool:
@@ -115,8 +129,42 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def check_size(n_sources: int, sweep: Sweep) -> None:
+    """Refuse an export larger than ``MAX_IMAGES`` before its items are drawn or listed (a sample of
+    10**14 would be drawn first; the items still to make are listed when it runs)."""
+    full = n_sources * math.prod(len(axis) for axis in sweep.axes())
+    limit = (f"an export makes at most {MAX_IMAGES:,} images (six-digit names, and a manifest read whole at the end of "
+             "every run)")
+    if sweep.sample is not None:
+        if sweep.sample > MAX_IMAGES:
+            raise SynthguiError(f"a random sample of {sweep.sample:,}: {limit}")
+        if full >= 2**63:
+            raise SynthguiError(f"a random sample cannot be drawn from {full:.3g} combinations of the masks and the sweep: "
+                                "at most 2**63 - 1 (use fewer seeds or parameters)")
+    elif full > MAX_IMAGES:
+        raise SynthguiError(f"the export would make {full:,} images: {limit}; draw some of them with --sample K, "
+                            "or use fewer masks, seeds or parameters")
+
+
+def check_batch_memory(model, options: ExportOptions) -> None:
+    """Every chunk of ``--batch`` images is held in memory as the engine's inputs and outputs (two at
+    least: one rendering, the next being prepared), and on a GPU it is one forward."""
+    from ..datasets import host_memory, memory_text
+
+    side = int(model.card.resolution)
+    per_image = side * side * (4 * int(model.spec.input_nc) + 3) if model.card.encoding.kind != "noise" \
+        else 4 * int(model.spec.input_nc) + 3 * side * side
+    need, have = 2 * options.batch * per_image, host_memory()
+    if have is not None and need > have:
+        raise SynthguiError(f"--batch {options.batch}: the export holds at least two chunks of {options.batch:,} images "
+                            f"in memory ({memory_text(need)}), more than this machine's {memory_text(have)}: use a smaller --batch")
+
+
 def new_plan(model, sources: list[MaskSource], sweep: Sweep, options: ExportOptions) -> dict[str, Any]:
     options.validate()
+    sweep.validate()
+    check_size(len(sources), sweep)
+    check_batch_memory(model, options)
     plan = Plan(len(sources), sweep)
     if sweep.sample is not None and sweep.sample > plan.full:  # drawn with replacement: copies of the same images
         raise SynthguiError(f"a random sample of {sweep.sample} is more than the {plan.full} combinations of the masks and "
@@ -140,11 +188,12 @@ def new_plan(model, sources: list[MaskSource], sweep: Sweep, options: ExportOpti
 class ExportJob:
     """One export folder: its plan, and the work of (re)running it."""
 
-    def __init__(self, out_dir: str | Path, plan: dict[str, Any]) -> None:
+    def __init__(self, out_dir: str | Path, plan: dict[str, Any], sources: list[MaskSource] | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.plan = plan
         self.options = ExportOptions(**plan["options"])
-        self.sources = [MaskSource.from_json(s) for s in plan["sources"]]
+        # ``sources``: the plan's own, as ``create`` has them (not read back from 100,000 records)
+        self.sources = list(sources) if sources is not None else [MaskSource.from_json(s) for s in plan["sources"]]
         self.sweep = Sweep.from_json(plan["sweep"])
         self.items = Plan(len(self.sources), self.sweep)
         self.skipped: list[str] = []
@@ -170,7 +219,7 @@ class ExportJob:
         except OSError as exc:
             raise SynthguiError(f"cannot make the export folder {out_dir}: {exc.strerror or exc}") from None
         manifest.write_plan(out_dir, plan)
-        return cls(out_dir, plan)
+        return cls(out_dir, plan, sources)
 
     @classmethod
     def open(cls, out_dir: str | Path) -> "ExportJob":
@@ -343,6 +392,7 @@ class ExportJob:
             rows = manifest.read_journal(self.out_dir)
             self.plan["skipped_items"] = state.skipped_items
             self.plan["skipped"] = list(self.skipped)
+            self.plan["notes"] = [n for n in (unmoved_note(rows, engine.card),) if n]  # kept for the card's rewrites
             manifest.write_plan(self.out_dir, self.plan)
             manifest.write_csv(self.out_dir, rows)
             manifest.write_card(self.out_dir, self.plan, rows)
@@ -358,7 +408,7 @@ class ExportJob:
             raise SynthguiError(f"no images made: every mask was skipped (listed in {self.out_dir / manifest.CARD})")
         return ExportResult(self.out_dir, self.items.total - state.skipped_items, len(rows), state.written,
                             list(self.skipped), cancel.is_set() and len(rows) < self.items.total - state.skipped_items,
-                            time.perf_counter() - start)
+                            time.perf_counter() - start, list(self.plan["notes"]))
 
     def _chunk(self, engine) -> int:
         """Images per call of the engine. In eval mode the batch is one forward (``--batch``); in the

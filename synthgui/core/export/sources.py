@@ -5,7 +5,7 @@ resumed; its label map is read only when an item needs it."""
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,10 @@ from ..card import ModelCard
 from ..errors import MaskError, SynthguiError
 from ..masks import load_mask, save_mask
 
+# Every random mask is a record of the export's plan (export.json, written when the export starts and
+# again at the end of every run): 100,000 of them are 13 MB, listed and written in about two seconds
+# before the first image. The export dialog offers as many.
+MAX_RANDOM_MASKS = 100_000
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".gif", ".webp")
 PROJECT_SUFFIXES = (".synthgui", ".sgproj")  # studio project files (synthgui.core.project)
 
@@ -28,7 +32,8 @@ class MaskSource:
     controls: dict[str, Any] = field(default_factory=dict)  # random geometry: propose()'s controls
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # ``asdict``'s result without its deep copies (controls hold numbers and tuples): a plan can hold 100,000
+        return {"kind": self.kind, "name": self.name, "path": self.path, "seed": self.seed, "controls": dict(self.controls)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "MaskSource":
@@ -75,6 +80,9 @@ def random_sources(count: int, seed: int = 0, controls: dict[str, Any] | None = 
         raise SynthguiError("random masks need the geometry generators (synthgui.core.geometry), which are not available in this build; use --masks DIR")
     if count < 1:
         raise SynthguiError("--random needs a count of at least 1")
+    if count > MAX_RANDOM_MASKS:
+        raise SynthguiError(f"--random {count}: at most {MAX_RANDOM_MASKS:,} random masks (each is a record of the "
+                            "export's plan); for more images, add --seeds or a parameter sweep")
     return [MaskSource("random", f"random-{seed + i}", seed=seed + i, controls=dict(controls or {})) for i in range(count)]
 
 
