@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from synthgui.core.errors import CheckpointError, SynthguiError
+from synthgui.core.errors import CheckpointError
 from synthgui.core.geometry import fitted, parse_controls, propose
 
 

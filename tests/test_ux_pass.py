@@ -289,7 +289,7 @@ def test_canvas_without_lesion_is_transparent_over_the_tone(window):
 def test_pointer_over_the_canvas_takes_space_for_panning(window, qtbot):
     """After a click on New variation the button kept the keys: Space+drag on the canvas pressed it
     again (a new seed, no undo) and the drag painted instead of panning."""
-    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtCore import QPointF, Qt
     from PySide6.QtGui import QEnterEvent
 
     window.activateWindow()
