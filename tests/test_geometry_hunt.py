@@ -228,3 +228,14 @@ def test_the_propose_form_keeps_its_settings_between_openings(loaded):
     assert again is dialog and again.controls()["lesions"] == 3 and again.seed.value() == 11
     assert len([d for d in w.findChildren(type(dialog))]) == 1  # no new hidden form per opening
     again.reject()
+
+
+def test_proposing_the_same_mask_again_is_no_step(loaded):
+    """The form remembers its seed: OK twice proposed the same mask and pushed an empty step that
+    marked the project modified (found in review)."""
+    w = loaded
+    w.propose({}, 5)
+    steps = w.doc.undo_stack.count()
+    w.doc.undo_stack.setClean()
+    w.propose({}, 5)
+    assert w.doc.undo_stack.count() == steps and w.doc.undo_stack.isClean()

@@ -301,7 +301,7 @@ def test_pointer_over_the_canvas_takes_space_for_panning(window, qtbot):
     QApplication.sendEvent(window.canvas, QEnterEvent(centre, centre, window.canvas.mapToGlobal(centre)))
     assert window.canvas.hasFocus()
     qtbot.keyPress(QApplication.focusWidget(), Qt.Key.Key_Space)
-    assert window.canvas._space and window.render_panel.seed.value() == seed
+    assert window.sync.space and window.render_panel.seed.value() == seed
     qtbot.keyRelease(QApplication.focusWidget(), Qt.Key.Key_Space)
 
 
@@ -316,3 +316,27 @@ def test_pointer_over_the_canvas_leaves_a_field_being_typed_in(window, qtbot):
     centre = QPointF(10, 10)
     QApplication.sendEvent(window.canvas, QEnterEvent(centre, centre, window.canvas.mapToGlobal(centre)))
     assert window.render_panel.seed.hasFocus()
+
+
+def test_space_held_on_the_canvas_pans_from_the_preview_too(window, qtbot):
+    """The canvas keeps the keys when the pointer crosses to the preview (for a polygon's Enter), so
+    Space is shared by both views: a left drag on the preview pans, even when the press gives the
+    preview the focus."""
+    from PySide6.QtCore import QPointF, Qt
+
+    from tests.gui_input import send_mouse
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    window.canvas.setFocus(Qt.FocusReason.MouseFocusReason)
+    qtbot.waitUntil(window.canvas.hasFocus, timeout=5000)
+    qtbot.keyPress(window.canvas, Qt.Key.Key_Space)
+    centre = window.sync.centre
+    at = QPointF(window.preview.width() / 2, window.preview.height() / 2)
+    window.preview.setFocus(Qt.FocusReason.MouseFocusReason)  # as a click does before its press arrives
+    send_mouse(window.preview, "press", at)
+    send_mouse(window.preview, "move", at + QPointF(40, 0))
+    send_mouse(window.preview, "release", at + QPointF(40, 0))
+    assert window.sync.centre != centre  # panned
+    qtbot.keyRelease(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert not window.sync.space

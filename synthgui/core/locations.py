@@ -61,7 +61,22 @@ def ensure_dir(path: Path) -> Path:
 
 
 def suggested_folder(base: Path, stem: str) -> Path:
-    """A new folder under ``base`` named for what goes in it and when, e.g. ``skin-lesion-20261130-1412``."""
+    """A new folder under ``base`` named for what goes in it and when, e.g. ``skin-lesion-20261130-1412``.
+
+    A name taken by a folder that holds files (one made a moment ago) gets ``-2``, ``-3``...: the
+    exports and studies offered here refuse a folder that is not empty."""
     import time
 
-    return base / f"{stem}-{time.strftime('%Y%m%d-%H%M')}"
+    name = f"{stem}-{time.strftime('%Y%m%d-%H%M')}"
+    folder, n = base / name, 1
+    while _holds_files(folder):
+        n += 1
+        folder = base / f"{name}-{n}"
+    return folder
+
+
+def _holds_files(folder: Path) -> bool:
+    try:
+        return folder.exists() and (not folder.is_dir() or any(folder.iterdir()))
+    except OSError:  # unreadable: not offered
+        return True

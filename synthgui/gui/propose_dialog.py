@@ -122,7 +122,6 @@ class ProposeDialog(QDialog):
         form.addRow("Seed", self.seed)
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet(f"color: {error_colour(self.palette())}")
         self.error.hide()
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -142,6 +141,8 @@ class ProposeDialog(QDialog):
         try:
             check_controls(self.domain, self.controls())
         except SynthguiError as exc:
+            # coloured now, not when the form was made: it is kept for the session, across light/dark switches
+            self.error.setStyleSheet(f"color: {error_colour(self.palette())}")
             self.error.setText(str(exc))
             self.error.show()
             return

@@ -23,7 +23,7 @@ from .document import MaskDocument
 from .edit_cadence import EditCadence
 from .panels import CardPanel, LesionPanel, ModelCombo, PalettePanel, RenderPanel, TonePanel, stacked
 from .rendering import ModelLoader, RenderBridge
-from .scrolling import FittingScrollArea
+from .scrolling import FittingScrollArea, fit_to_screen
 from .settings import app_settings, int_value
 from .studio_files import StudioFiles
 from .studio_models import StudioModels
@@ -384,14 +384,8 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.split_slider.setValue(int_value("studio/split", self.split_slider.value(), s))
 
     def _first_size(self) -> QSize:
-        from PySide6.QtGui import QGuiApplication
-
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        if screen is None:
-            return QSize(1400, 820)
-        free = screen.availableGeometry().size()
         # room for the title bar and frame the window manager adds
-        return QSize(min(1400, free.width() - 16), min(820, free.height() - 48)).expandedTo(self.minimumSizeHint())
+        return fit_to_screen(self, QSize(1400, 820), frame=QSize(16, 48))
 
     def save_settings(self) -> None:
         s = app_settings()

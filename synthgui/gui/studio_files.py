@@ -371,11 +371,19 @@ class StudioFiles:
             return
         size = self.doc.label_map.shape[0]
         domain = self._geometry_domain()
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # many lesions or a dense tree: up to a few tenths of a second
         try:
             lm = np.asarray(propose(domain, size, random.randrange(2**31) if seed is None else seed,
                                     **(controls or {})), np.uint8)
         except SynthguiError as exc:
-            self.show_error("No proposal", str(exc))
+            lm, problem = None, str(exc)
+        finally:
+            QApplication.restoreOverrideCursor()
+        if lm is None:
+            self.show_error("No proposal", problem)
             return
         unknown = sorted(set(np.unique(lm).tolist()) - {c.id for c in self.card.classes}) if self.card is not None else []
         if unknown:  # e.g. nested tumour classes for a card without them: such a mask cannot be rendered
@@ -384,6 +392,9 @@ class StudioFiles:
             names = ", ".join(f"{i} ({CLASSES[domain].get(i, 'unnamed')})" for i in unknown)
             self.show_error("No proposal", f"The proposal has classes {names} that model {self.card.name} does not "
                             "know; propose without the controls that ask for them (e.g. nested).")
+            return
+        if np.array_equal(lm, self.doc.label_map):  # the same seed and controls again: no step, nothing modified
+            self.statusBar().showMessage("The same mask as on the canvas: change the seed or a control for another", 5000)
             return
         self.doc.replace(lm, "Propose")
 

@@ -46,6 +46,15 @@ class ViewSync(QObject):
         self.centre = QPointF(128, 128)
         self.fitted = True
         self.views: list[ImageView] = []  # the views drawn through this transform
+        self.space = False  # Space held: a left drag on either view pans (the keys go to one of them)
+
+    def set_space(self, held: bool) -> None:
+        self.space = held
+        for view in self.views:
+            if held:
+                view.setCursor(Qt.CursorShape.OpenHandCursor)
+            else:
+                view.unsetCursor()
 
     @classmethod
     def clamped(cls, scale: float) -> float:
@@ -69,7 +78,6 @@ class ImageView(QWidget):
         self.image_size = (256, 256)
         self._pan_from: QPointF | None = None
         self._pan_button = Qt.MouseButton.NoButton
-        self._space = False
         sync.changed.connect(self.update)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -125,41 +133,43 @@ class ImageView(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space = True
-            self.setCursor(Qt.CursorShape.OpenHandCursor)
+            self.sync.set_space(True)
             return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space = False
-            self.unsetCursor()
+            self.sync.set_space(False)
             return
         super().keyReleaseEvent(event)
 
     def enterEvent(self, event) -> None:  # noqa: N802
         """The pointer over the image takes the keys, so that Space+drag pans: after a click on New
         variation or the view-mode box, Space pressed the button again (a new seed) or opened the box,
-        and the drag painted. A field being typed in keeps them, as does another window."""
+        and the drag painted. A field being typed in keeps them, as do the other image view and
+        another window."""
         from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit
 
         focus = QApplication.focusWidget()
         typing = isinstance(focus, (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)) and \
-            not (isinstance(focus, QTextEdit) and focus.isReadOnly())
-        if self.isActiveWindow() and not typing and focus is not self:
+            not (isinstance(focus, (QTextEdit, QPlainTextEdit)) and focus.isReadOnly())
+        # Not from the other image view: Space pans both (their views are synced), and the canvas
+        # keeps Enter and Esc for a polygon while the pointer crosses the preview.
+        if self.isActiveWindow() and not typing and not isinstance(focus, ImageView):
             self.setFocus(Qt.FocusReason.MouseFocusReason)
         super().enterEvent(event)
 
     def focusOutEvent(self, event) -> None:  # noqa: N802
         """Space released elsewhere (after Alt+Tab, or a click on a panel) never reaches this view:
         without this every later drag would pan instead of paint."""
-        if self._space:
-            self._space = False
-            self.unsetCursor()
+        from PySide6.QtWidgets import QApplication
+
+        if self.sync.space and not isinstance(QApplication.focusWidget(), ImageView):  # to the other view: still held
+            self.sync.set_space(False)
         super().focusOutEvent(event)
 
     def _pan_press(self, event: QMouseEvent) -> bool:
-        if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
+        if event.button() == Qt.MouseButton.MiddleButton or (self.sync.space and event.button() == Qt.MouseButton.LeftButton):
             self._pan_from = event.position()
             self._pan_button = event.button()
             return True

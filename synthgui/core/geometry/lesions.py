@@ -170,7 +170,8 @@ def _fits(canvas: np.ndarray, centre: np.ndarray, radius: np.ndarray, inside: bo
 PLACEMENT_TRIES = 40  # positions tried for a satellite spot before it is left out
 # where a further lesion's centre is tried, widening round by round; then the lesion is made smaller
 LESION_RANGES = ((0.2, 0.8), (0.1, 0.9), (0.03, 0.97))
-LESION_SHRINK, LESION_SHRINK_ROUNDS, LESION_TRIES = 0.85, 10, 200
+LESION_SHRINK, LESION_TRIES = 0.85, 200
+LESION_MIN_RADIUS = 1.5  # pixels: a lesion is made smaller down to this before it is left out
 
 
 def propose_lesions(size: int, seed: int, fit: dict, controls: LesionControls | None = None) -> np.ndarray:
@@ -199,23 +200,30 @@ def propose_lesions(size: int, seed: int, fit: dict, controls: LesionControls | 
         elif i == 0:
             centre = rng.uniform(0.2, 0.8, 2) * size
         else:
-            centre, radius = _place_lesion(canvas, rng, radius)
+            placed = _place_lesion(canvas, rng, radius)
+            if placed is None:
+                continue
+            centre, radius = placed
         _fill(canvas, centre, radius)
         if i == 0:
             _satellites(canvas, rng, fit, centre, radius, n_sat, c)
     return canvas
 
 
-def _place_lesion(canvas: np.ndarray, rng: np.random.Generator, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A centre (and radius) where a further lesion keeps a gap to everything drawn.
+def _place_lesion(canvas: np.ndarray, rng: np.random.Generator, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A centre (and radius) where a further lesion keeps a gap to everything drawn, or None.
 
-    Seeded tries over a range that widens round by round; a lesion that fits nowhere is made smaller
-    (the number of lesions is what was asked; two lesions drawn over each other read as one)."""
+    Seeded tries over a range that widens round by round; a lesion that fits nowhere is made smaller,
+    down to a few pixels (the number of lesions is what was asked; two lesions drawn over each other
+    read as one). None only when the image has no room even for that: the lesion is left out."""
     size = canvas.shape[0]
     free = cv2.distanceTransform((canvas == 0).astype(np.uint8), cv2.DIST_L2, 3)
     g = _gap(size)
     rounds = [(lo, hi, 1.0) for lo, hi in LESION_RANGES]
-    rounds += [(*LESION_RANGES[-1], LESION_SHRINK**k) for k in range(1, LESION_SHRINK_ROUNDS + 1)]
+    k = 1
+    while float(radius.max()) * LESION_SHRINK**k >= LESION_MIN_RADIUS:
+        rounds.append((*LESION_RANGES[-1], LESION_SHRINK**k))
+        k += 1
     for lo, hi, scale in rounds:
         r = radius * scale
         need = float(r.min()) + g  # the disc inside the outline must be clear: a cheap first test
@@ -224,7 +232,7 @@ def _place_lesion(canvas: np.ndarray, rng: np.random.Generator, radius: np.ndarr
             x, y = (min(size - 1, int(v)) for v in centre)
             if free[y, x] >= need and _fits(canvas, centre, r, inside=False):
                 return centre, r
-    return centre, r
+    return None
 
 
 def _satellites(canvas, rng, fit, centre, radius, count: int, c: LesionControls) -> None:
