@@ -91,7 +91,7 @@ def _job(args, model):
         print(f"synthgui export: warning: model {card.name!r} takes no skin tone; --skin-tones ignored", file=sys.stderr)
         tones = [None]
     for c in args.conditions:
-        if card.class_by_name(c).id == card.context_id and card.context_id:  # refused now, not at every image
+        if card.class_by_name(c).id in card.anatomy_ids:  # refused now, not at every image
             raise SynthguiError(f"--conditions {c}: the {c} is what lesions lie on, not a lesion class "
                                 f"(use {', '.join(k.name for k in card.lesion_classes) or 'none'})")
     sweep = Sweep(

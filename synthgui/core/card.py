@@ -20,9 +20,8 @@ MODES = ("reference", "deterministic", "eval")
 # view, an MRI slice's brain. ``synthgui prepare mri`` has no brain class: its "head" (the brain with
 # the skull around it, as LGG slices are not skull-stripped) is then what a tumour lies on. A card
 # with both has its tumours on the brain, and its head is the skull and scalp around the brain:
-# anatomy too, so neither a lesion class (a condition) nor the class a brush paints first. (Pixel
-# by pixel, as in ``masks.lesion_pixels``, only the context class is ground: such a head's pixels
-# count as foreground there.)
+# anatomy too, so neither a lesion class (a condition) nor the class a brush paints first, and
+# ground for every pixel operation (``ModelCard.anatomy_ids``, ``masks.lesion_pixels``).
 CONTEXT_NAMES = {
     "fundus": ("retina", "fov", "field of view", "field-of-view"),
     "mri": ("brain", "brain tissue", "tissue", "parenchyma", "head"),
@@ -188,9 +187,22 @@ class ModelCard:
         an eraser gives back, what a moved lesion uncovers, and never itself a lesion. Of several
         (a brain and a head), the one ``CONTEXT_NAMES`` names first, in whatever order the card
         lists them."""
+        anatomy = self.anatomy_classes
+        return anatomy[0] if anatomy else None
+
+    @property
+    def anatomy_classes(self) -> list[LabelClass]:
+        """The classes ``CONTEXT_NAMES`` names for the domain, in its order: the context class first
+        (a brain), then anatomy around it (the head). None of them is a lesion."""
         names = CONTEXT_NAMES.get(self.domain, ())
-        named = [c for c in self.foreground_classes if c.name.lower() in names]
-        return min(named, key=lambda c: names.index(c.name.lower()), default=None)
+        return sorted((c for c in self.foreground_classes if self._is_anatomy(c)), key=lambda c: names.index(c.name.lower()))
+
+    @property
+    def anatomy_ids(self) -> tuple[int, ...]:
+        """``anatomy_classes``' ids, the context's first; empty on a card without a context (skin).
+        What the pixel operations (``masks.lesion_pixels``, ``masks.ground``, the sweeps, the
+        studio's selection) take as ground, never as a lesion."""
+        return tuple(c.id for c in self.anatomy_classes)
 
     def _is_anatomy(self, c: LabelClass) -> bool:
         return c.name.lower() in CONTEXT_NAMES.get(self.domain, ())

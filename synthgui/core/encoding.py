@@ -26,16 +26,20 @@ class EncodeRequest:
 
 
 def apply_condition(label_map: np.ndarray, card: ModelCard, condition: str | None) -> np.ndarray:
+    """Every lesion pixel rendered as the class ``condition`` names; the anatomy they lie on (the
+    retina, a brain and the head around it: ``ModelCard.anatomy_ids``) stays as it is, and is
+    never a condition."""
     if not condition:
         return label_map
     target = card.class_by_name(condition)
-    context = card.context_id
+    anatomy = card.anatomy_ids
     if target.id == 0:
         raise SynthguiError("the condition must be a foreground class, not the background")
-    if target.id == context:
-        raise SynthguiError(f"the condition must be a lesion class, not the {target.name} the lesions lie on")
-    # the retina or brain under the lesions stays as it is
-    return np.where(lesion_pixels(label_map, context), target.id, label_map).astype(np.uint8)
+    if target.id in anatomy:
+        what = "the lesions lie on" if target.id == anatomy[0] else f"around the {card.anatomy_classes[0].name}"
+        lesions = ", ".join(c.name for c in card.lesion_classes) or "none"
+        raise SynthguiError(f"the condition must be a lesion class ({lesions}), not the {target.name} {what}")
+    return np.where(lesion_pixels(label_map, anatomy), target.id, label_map).astype(np.uint8)
 
 
 def semantic_rgb(label_map: np.ndarray, card: ModelCard, skin_tone: RGB | None = None) -> np.ndarray:

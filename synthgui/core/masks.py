@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -184,14 +185,29 @@ class Lesion:
     bbox: tuple[int, int, int, int]  # x, y, w, h
 
 
-def lesion_pixels(label_map: np.ndarray, context: int = 0) -> np.ndarray:
-    """Where the lesions are: the foreground, less the ``context`` class they lie on (a fundus
-    mask's retina, an MRI slice's brain; see ``ModelCard.context_id``)."""
+Anatomy = int | Sequence[int]
+"""The anatomy a lesion operation takes as ground, never as a lesion: one class id (0 for none),
+or ids with the class the lesions lie on first (``ModelCard.anatomy_ids``: an MRI card's brain,
+then the head around it)."""
+
+
+def anatomy_ids(context: Anatomy) -> tuple[int, ...]:
+    """``context`` as a tuple of class ids, without the background."""
+    ids = (context,) if isinstance(context, (int, np.integer)) else tuple(context)
+    return tuple(int(i) for i in ids if i)
+
+
+def lesion_pixels(label_map: np.ndarray, context: Anatomy = 0) -> np.ndarray:
+    """Where the lesions are: the foreground, less the anatomy they lie on (``context``: a fundus
+    mask's retina, an MRI slice's brain and a head around it; see ``ModelCard.anatomy_ids``)."""
     fg = label_map > 0
-    return fg & (label_map != context) if context else fg
+    ids = anatomy_ids(context)
+    if len(ids) > 1:
+        return fg & ~np.isin(label_map, ids)
+    return fg & (label_map != ids[0]) if ids else fg
 
 
-def find_lesions(label_map: np.ndarray, min_area: int = 1, context: int = 0) -> tuple[list[Lesion], np.ndarray]:
+def find_lesions(label_map: np.ndarray, min_area: int = 1, context: Anatomy = 0) -> tuple[list[Lesion], np.ndarray]:
     """Connected lesion regions (8-connectivity; ``context`` as in ``lesion_pixels``), largest
     first, and the component image."""
     import cv2
@@ -215,19 +231,29 @@ def region_centroid(region: np.ndarray) -> tuple[float, float]:
     return (float(xs.mean()), float(ys.mean()))
 
 
-def ground(label_map: np.ndarray, context: int) -> np.ndarray | int:
+def ground(label_map: np.ndarray, context: Anatomy) -> np.ndarray | int:
     """What the lesions lie on, pixel by pixel: the ``context`` class (retina, brain) inside the
     convex hull of its pixels, which takes in the vessels or tumour inside it, and the background
     outside. Erasing or moving a vessel that overshot the edge of the eye then gives back outside,
-    not a bump of retina. Without a context class it is the background, 0."""
-    if not context:
+    not a bump of retina. Without a context class it is the background, 0.
+
+    Of several anatomy classes (``Anatomy``: a brain, then the head around it), each fills its own
+    hull, the first on top, and their own pixels stay as they are: a tumour drawn across the edge
+    of the brain gives back brain in the brain's hull and head in the skull around it, and an
+    eraser leaves the head where it was."""
+    ids = anatomy_ids(context)
+    if not ids:
         return 0
     import cv2
 
     out = np.zeros_like(label_map)
-    points = cv2.findNonZero((label_map == context).astype(np.uint8))
-    if points is not None:
-        cv2.fillConvexPoly(out, cv2.convexHull(points), int(context))
+    for class_id in reversed(ids):
+        points = cv2.findNonZero((label_map == class_id).astype(np.uint8))
+        if points is not None:
+            cv2.fillConvexPoly(out, cv2.convexHull(points), class_id)
+    if len(ids) > 1:
+        anatomy = np.isin(label_map, ids)
+        out[anatomy] = label_map[anatomy]
     return out
 
 
@@ -267,7 +293,7 @@ def transform_region(
     return out
 
 
-def scale_all(label_map: np.ndarray, scale: float, context: int = 0) -> np.ndarray:
+def scale_all(label_map: np.ndarray, scale: float, context: Anatomy = 0) -> np.ndarray:
     """Scale every lesion about its own centre (the export's 'size' sweep); what they uncover
     becomes their ``ground`` (the brain a tumour lay in), as in ``lesion_pixels``."""
     lesions, comp = find_lesions(label_map, context=context)
@@ -277,12 +303,12 @@ def scale_all(label_map: np.ndarray, scale: float, context: int = 0) -> np.ndarr
     return out
 
 
-def shift_all(label_map: np.ndarray, dx: float, dy: float, context: int = 0) -> np.ndarray:
+def shift_all(label_map: np.ndarray, dx: float, dy: float, context: Anatomy = 0) -> np.ndarray:
     return transform_region(label_map, lesion_pixels(label_map, context), offset=(dx, dy),
                             background=ground(label_map, context))
 
 
-def rotate_all(label_map: np.ndarray, degrees: float, context: int = 0) -> np.ndarray:
+def rotate_all(label_map: np.ndarray, degrees: float, context: Anatomy = 0) -> np.ndarray:
     return transform_region(label_map, lesion_pixels(label_map, context), rotation_deg=degrees,
                             background=ground(label_map, context))
 

@@ -106,6 +106,7 @@ class AtomCommand(_Step):
         if self._doc.replaying or not isinstance(other, AtomCommand) or other.id() != self.id() or self.id() < 0:
             return False
         merged = painting.merge_atoms(self.atoms[-1], other.atoms[-1], self._doc.label_map)
+        self._doc.history_bytes += merged.nbytes - self.nbytes
         self.atoms = [merged]
         other.atoms = []  # Qt deletes ``other``, but its Python side lives on with the stack
         # A control moved and put back (a lesion dragged home) is no step: Qt drops an obsolete
@@ -187,6 +188,7 @@ class MaskDocument(QObject):
         self.pending_selection: tuple[Seed] | None = None  # left by an undone or redone step
         self._drag_step: tuple[str, Seed] | None = None  # a Move drag's step, pushed when it ends
         self.replaying = False  # a trimmed history's steps are being pushed again: they change nothing
+        self.history_bytes = 0  # at least what the undo history holds (see ``_trim_history``)
         self.set_card(card)
 
     # --- display colours ------------------------------------------------------------------------
@@ -201,6 +203,8 @@ class MaskDocument(QObject):
                     lut[c.id] = (*c.color, MASK_ALPHA)
         self._lut = lut
         self.context = card.context_id if card is not None else 0  # the retina or brain lesions lie on
+        # ... and all the anatomy that is ground, never a lesion (a head around the brain), context first
+        self.anatomy: tuple[int, ...] = card.anatomy_ids if card is not None else ()
         self.rgba = self._lut[self.label_map]
         self.reset.emit()
 
@@ -230,6 +234,7 @@ class MaskDocument(QObject):
 
     def _push_step(self, step: _Step) -> None:
         self.undo_stack.push(step)
+        self.history_bytes += step.nbytes  # nothing when it merged into the step below (``mergeWith``)
         self._trim_history()
 
     def _trim_history(self) -> None:
@@ -237,11 +242,19 @@ class MaskDocument(QObject):
         letting go of its oldest steps. The step count set for a fresh history bounds it only for
         maps of that size: after a whole-map step to a larger map, each step may hold more.
 
+        ``history_bytes`` bounds what the history holds from above without walking it: each push and
+        merge adds what it brought, and what Qt lets go of (redo steps under a new push, an obsolete
+        step, the oldest beyond the count limit) is not taken off. Only when that bound passes the
+        budget are the steps counted, and the bound set to what they really hold: a push costs O(1)
+        until the history could be over the budget.
+
         Qt drops a history's oldest steps only through its count limit, which can change only while
         the history is empty; so the steps kept are pushed again, as copies that change nothing, with
         the saved state where it was (or nowhere, when it was trimmed away) and the stack's signals
         held: what the undo and redo actions show, and the modified state, do not change. After a
         push the history has no redo steps, so only applied steps are dropped."""
+        if self.history_bytes <= UNDO_BUDGET_BYTES:
+            return
         stack = self.undo_stack
         sizes = [stack.command(i).nbytes for i in range(stack.count())]
         total, drop = sum(sizes), 0
@@ -249,7 +262,9 @@ class MaskDocument(QObject):
             total -= sizes[drop]
             drop += 1
         if not drop or stack.index() != stack.count():
+            self.history_bytes = sum(sizes)
             return
+        self.history_bytes = total
         old = [stack.command(i) for i in range(stack.count())]
         kept = [step.copy() for step in old[drop:]]
         clean = stack.cleanIndex() - drop  # where the saved state is among the steps kept
@@ -275,6 +290,7 @@ class MaskDocument(QObject):
         """A fresh document (new or opened project): no undo history, marked unmodified."""
         self._stroke_before = self._stroke_box = None
         self.undo_stack.clear()
+        self.history_bytes = 0
         self.undo_stack.setUndoLimit(undo_limit_for(array.shape))
         self.swap_array(np.ascontiguousarray(array, np.uint8).copy())
         self.undo_stack.setClean()
@@ -302,9 +318,9 @@ class MaskDocument(QObject):
     def _eraser_ground(self) -> np.ndarray:
         """``masks.ground`` of the map as the stroke began (once per stroke: the eraser changes it)."""
         if self._stroke_before is None:
-            return ground(self.label_map, self.context)
+            return ground(self.label_map, self.anatomy)
         if self._stroke_ground is None:
-            self._stroke_ground = ground(self._stroke_before, self.context)
+            self._stroke_ground = ground(self._stroke_before, self.anatomy)
         return self._stroke_ground
 
     def end_stroke(self) -> None:
@@ -348,7 +364,7 @@ class MaskDocument(QObject):
 
     def select_at(self, x: int, y: int) -> bool:
         """Select the lesion under (x, y); False (and no selection) on background."""
-        lesions, comp = find_lesions(self.label_map, context=self.context)
+        lesions, comp = find_lesions(self.label_map, context=self.anatomy)
         h, w = self.label_map.shape
         index = comp[y, x] if 0 <= x < w and 0 <= y < h else 0
         self.selected = comp == index if index else None
@@ -357,7 +373,7 @@ class MaskDocument(QObject):
         return self.selected is not None
 
     def select_largest(self) -> bool:
-        lesions, comp = find_lesions(self.label_map, context=self.context)
+        lesions, comp = find_lesions(self.label_map, context=self.anatomy)
         self.selected = comp == lesions[0].index if lesions else None
         self.forget_transform()
         self.selection_changed.emit()
@@ -403,8 +419,8 @@ class MaskDocument(QObject):
         if seed is not None:
             y, x = seed
             h, w = self.label_map.shape
-            if 0 <= y < h and 0 <= x < w and self.label_map[y, x] not in (0, self.context):
-                _, comp = find_lesions(self.label_map, context=self.context)
+            if 0 <= y < h and 0 <= x < w and self.label_map[y, x] not in (0, *self.anatomy):
+                _, comp = find_lesions(self.label_map, context=self.anatomy)
                 self.selected = comp == comp[y, x]
         self.selection_changed.emit()
 
@@ -427,7 +443,7 @@ class MaskDocument(QObject):
         if old is None:
             return False
         self.forget_transform()
-        _, comp = find_lesions(self.label_map, context=self.context)
+        _, comp = find_lesions(self.label_map, context=self.anatomy)
         under = comp[old]
         under = under[under > 0]
         new = comp == np.bincount(under).argmax() if under.size else None
@@ -450,7 +466,7 @@ class MaskDocument(QObject):
         before = self.selection_seed()  # where the lesion is before this call's step
         base = self._transform_base
         result = transform_region(base, self.selected, scale=scale, rotation_deg=rotation, offset=offset,
-                                  background=ground(base, self.context))
+                                  background=ground(base, self.anatomy))
         moved = transform_region(self.selected.astype(np.uint8), self.selected, scale=scale, rotation_deg=rotation, offset=offset)
         self._moved = (moved > 0) & (result > 0)
         atom = painting.atom_between(self.label_map, result)

@@ -440,7 +440,7 @@ class ExportJob:
                         with state.lock:
                             state.skipped_items += 1
                         continue
-                    cond_lm, offset = apply_variant(lm, v, card.resolution, self.options.export_seed, card.context_id)
+                    cond_lm, offset = apply_variant(lm, v, card.resolution, self.options.export_seed, card.anatomy_ids)
                     cond_lm = apply_condition(cond_lm, card, v.condition)
                     tone = parse_skin_tone(v.skin_tone) if v.skin_tone and card.uses_skin_tone else None
                     # Seeds vary fastest in a sweep: their items share one mask, hence one input.

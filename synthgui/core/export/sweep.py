@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import SynthguiError
-from ..masks import find_lesions, lesion_pixels, resize_label_map, rotate_all, scale_all, shift_all
+from ..masks import Anatomy, anatomy_ids, find_lesions, lesion_pixels, resize_label_map, rotate_all, scale_all, shift_all
 from ..skin_tones import FITZPATRICK_RGB, parse_skin_tone, to_hex
 
 if TYPE_CHECKING:
@@ -144,54 +144,70 @@ class Plan:
         return (self.variant(i) for i in range(self.total))
 
 
-def random_offset(label_map: np.ndarray, rng: np.random.Generator, context: int = 0, tries: int = 200) -> tuple[float, float]:
+def random_offset(label_map: np.ndarray, rng: np.random.Generator, context: Anatomy = 0, tries: int = 200,
+                  draws_first: int = 20) -> tuple[float, float]:
     """A random location: one shift of all the lesions that keeps them inside the image and, with
-    a ``context`` class, on it (an MRI slice's tumour stays in the brain). (0, 0) only when no other
-    shift fits, so an item under "random" with offset 0,0 is one that could not be moved
-    (``unmoved_note``): lesions that fill the image, or a fundus mask's vessel tree, which runs out
-    to the edge of the retina, so that any shift takes vessels off it. A vessel tree has no
-    location to vary, and taking it off the retina would not be one.
+    a ``context`` class, on it (an MRI slice's tumour stays in the brain, not on the head around
+    it: the first of ``context``'s anatomy ids). (0, 0) only when no other shift fits, so an item
+    under "random" with offset 0,0 is one that could not be moved (``unmoved_note``): lesions that
+    fill the image, or a fundus mask's vessel tree, which runs out to the edge of the retina, so
+    that any shift takes vessels off it. A vessel tree has no location to vary, and taking it off
+    the retina would not be one.
 
-    Random draws over the shifts that stay in the image find a fit in most masks at once; with a
-    context class every shift is checked first, so a mask that fits nowhere costs no ``tries``,
-    and one whose few fits the tries miss still gets one of them."""
+    Random draws over the shifts that stay in the image find a fit in most masks at once. Only when
+    the first ``draws_first`` miss is every shift checked (``_shifts_that_fit``, a full-image
+    correlation): a mask that fits nowhere then costs no more draws, the rest of the ``tries`` are
+    looked up, and one whose few fits the tries miss still gets one of them. The draws are those
+    of every earlier version, so an export gets the same offsets as before."""
     lesions = lesion_pixels(label_map, context)
     ys, xs = np.nonzero(lesions)
     if len(xs) == 0:
         return (0.0, 0.0)
     h, w = label_map.shape
-    ground = lesions | (label_map == context) if context else None
-    fits = None if ground is None else _shifts_that_fit(lesions, ground)
-    if fits is not None and len(fits) == 0:
-        return (0.0, 0.0)
-    for _ in range(tries):
-        dx = int(rng.integers(-int(xs.min()), w - int(xs.max())))
-        dy = int(rng.integers(-int(ys.min()), h - int(ys.max())))
-        if (dx or dy) and (ground is None or ground[ys + dy, xs + dx].all()):
+    ids = anatomy_ids(context)
+    ground = lesions | (label_map == ids[0]) if ids else None
+    top, left = int(ys.min()), int(xs.min())
+    fits: np.ndarray | None = None  # by the lesions' top-left corner once every shift is checked
+    for k in range(tries):
+        if k == draws_first:
+            fits = _shifts_that_fit(lesions, ground)
+            if not fits.any():
+                return (0.0, 0.0)
+        dx = int(rng.integers(-left, w - int(xs.max())))
+        dy = int(rng.integers(-top, h - int(ys.max())))
+        if fits is not None:
+            fit = bool(fits[top + dy, left + dx])
+        else:
+            fit = bool(dx or dy) and (ground is None or bool(ground[ys + dy, xs + dx].all()))
+        if fit:
             return (float(dx), float(dy))
     if fits is None:
-        fits = _shifts_that_fit(lesions, np.ones_like(lesions))
-    if len(fits) == 0:
+        fits = _shifts_that_fit(lesions, ground)
+    i, j = np.nonzero(fits)
+    if len(i) == 0:
         return (0.0, 0.0)
-    dx, dy = fits[int(rng.integers(len(fits)))]
-    return (float(dx), float(dy))
+    pick = int(rng.integers(len(i)))
+    return (float(j[pick] - left), float(i[pick] - top))
 
 
-def _shifts_that_fit(lesions: np.ndarray, ground: np.ndarray) -> np.ndarray:
-    """Every shift (dx, dy) but (0, 0) that keeps all ``lesions`` pixels inside the image and on
-    ``ground``, as an (n, 2) array: for each shift, the lesion pixels that would land off the
-    ground are counted at once, by a correlation in the Fourier domain."""
+def _shifts_that_fit(lesions: np.ndarray, ground: np.ndarray | None) -> np.ndarray:
+    """Which shifts keep all ``lesions`` pixels inside the image and on ``ground`` (anywhere in the
+    image when None), as a boolean array indexed by where the shift puts the lesions' top-left
+    corner, (dy + top, dx + left); no shift, (0, 0), is False. For each shift the lesion pixels
+    that would land off the ground are counted at once, by a correlation in the Fourier domain."""
     ys, xs = np.nonzero(lesions)
     y0, x0, y1, x1 = int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1
     h, w = lesions.shape
-    stamp = lesions[y0:y1, x0:x1].astype(np.float64)
-    off = (~ground).astype(np.float64)
-    # Circular, but the shifts read (top-left corner (i, j), i <= h - lesion height) never wrap.
-    landed_off = np.fft.irfft2(np.fft.rfft2(off) * np.conj(np.fft.rfft2(stamp, s=(h, w))), s=(h, w))
-    landed_off = landed_off[: h - (y1 - y0) + 1, : w - (x1 - x0) + 1]
-    i, j = np.nonzero(landed_off < 0.5)
-    shifts = np.stack([j - x0, i - y0], axis=1)
-    return shifts[(shifts != 0).any(axis=1)]
+    if ground is None:
+        fits = np.ones((h - (y1 - y0) + 1, w - (x1 - x0) + 1), bool)
+    else:
+        stamp = lesions[y0:y1, x0:x1].astype(np.float64)
+        off = (~ground).astype(np.float64)
+        # Circular, but the shifts read (top-left corner (i, j), i <= h - lesion height) never wrap.
+        landed_off = np.fft.irfft2(np.fft.rfft2(off) * np.conj(np.fft.rfft2(stamp, s=(h, w))), s=(h, w))
+        fits = landed_off[: h - (y1 - y0) + 1, : w - (x1 - x0) + 1] < 0.5
+    fits[y0, x0] = False
+    return fits
 
 
 def unmoved_note(rows: Iterable[dict[str, Any]], card: "ModelCard | None" = None) -> str | None:
@@ -214,12 +230,13 @@ def unmoved_note(rows: Iterable[dict[str, Any]], card: "ModelCard | None" = None
 
 
 def apply_variant(label_map: np.ndarray, variant: Variant, resolution: int, export_seed: int = 0,
-                  context: int = 0) -> tuple[np.ndarray, tuple[float, float]]:
+                  context: Anatomy = 0) -> tuple[np.ndarray, tuple[float, float]]:
     """The variant's mask at the model's resolution: scaled, rotated, then moved. Returns the offset used.
 
     Working at the model's resolution makes offsets mean the same pixels for masks of any size and
-    makes the saved mask exactly the one the generator saw. ``context`` (``ModelCard.context_id``):
-    the class the lesions lie on, which stays where it is (an MRI slice's brain under its tumour).
+    makes the saved mask exactly the one the generator saw. ``context`` (``ModelCard.anatomy_ids``):
+    the anatomy the lesions lie on, which stays where it is (an MRI slice's brain under its tumour,
+    and the head around it).
     """
     lm = resize_label_map(label_map, resolution)
     if variant.size != 1.0:
