@@ -20,3 +20,20 @@ def pairs(tmp_path):
         mask[8:20, 8:20] = 255
         Image.fromarray(mask).save(tmp_path / "pairs" / "masks" / f"{i}.png")
     return tmp_path / "pairs"
+
+
+@pytest.fixture
+def raw_skin(tmp_path):
+    """One ISIC-style image with its segmentation."""
+    import numpy as np
+    from PIL import Image
+
+    raw = tmp_path / "raw"
+    for sub in ("images", "masks"):
+        (raw / sub).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(raw / "images" / "ISIC_1.jpg")
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:30, 10:30] = 255
+    Image.fromarray(mask).save(raw / "masks" / "ISIC_1_segmentation.png")
+    return raw

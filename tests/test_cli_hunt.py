@@ -109,17 +109,9 @@ def test_prepare_error_is_one_line(tmp_path, capsys):
     one_line_error(capsys, ["prepare", "skin", "--data", tmp_path / "nope", "--out", tmp_path / "p"], "images/")
 
 
-def test_prepare_into_an_unwritable_folder(tmp_path, a_file, capsys):
+def test_prepare_into_an_unwritable_folder(raw_skin, a_file, capsys):
     """Before: NotADirectoryError traceback from pathlib, exit 1."""
-    raw = tmp_path / "raw"
-    for sub in ("images", "masks"):
-        (raw / sub).mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(raw / "images" / "ISIC_1.jpg")
-    mask = np.zeros((40, 40), np.uint8)
-    mask[10:30, 10:30] = 255
-    Image.fromarray(mask).save(raw / "masks" / "ISIC_1_segmentation.png")
-    one_line_error(capsys, ["prepare", "skin", "--data", raw, "--out", a_file / "p", "--size", "32"], str(a_file))
+    one_line_error(capsys, ["prepare", "skin", "--data", raw_skin, "--out", a_file / "p", "--size", "32"], str(a_file))
 
 
 def test_selftest_keep_folder_that_cannot_be_made(tmp_path, a_file, model_path, capsys):

@@ -4,9 +4,7 @@ Before, each of these ran out of memory, crashed with a traceback, hung, or fail
 
 import os
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from synthgui.cli import main
 from synthgui.core.card import Encoding, ModelCard
@@ -36,20 +34,6 @@ def noise_model(tmp_path):
     ModelCard(name="tiny-dcgan", version="1", domain="skin", encoding=Encoding("noise", noise_dim=8), resolution=16,
               default_mode="eval", weights=path.name).save(path.with_suffix(".json"))
     return path
-
-
-@pytest.fixture
-def raw_skin(tmp_path):
-    """One ISIC-style image with its segmentation."""
-    raw = tmp_path / "raw"
-    for sub in ("images", "masks"):
-        (raw / sub).mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(raw / "images" / "ISIC_1.jpg")
-    mask = np.zeros((40, 40), np.uint8)
-    mask[10:30, 10:30] = 255
-    Image.fromarray(mask).save(raw / "masks" / "ISIC_1_segmentation.png")
-    return raw
 
 
 @pytest.fixture
