@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-pytest_plugins = ("tests.studio_fixtures", "tests.cli_fixtures")
+pytest_plugins = ("tests.studio_fixtures", "tests.cli_fixtures", "tests.export_fixtures")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

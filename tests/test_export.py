@@ -28,16 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def model_path(tmp_path):
-    return write_model(tmp_path / "model", GeneratorSpec(ngf=4), skin_card())
-
-
-@pytest.fixture
-def engine(model_path):
-    return Engine(load_model(model_path), device="cpu", threads=1)
-
-
-@pytest.fixture
 def mask_dir(tmp_path):
     folder = tmp_path / "masks"
     card = skin_card()

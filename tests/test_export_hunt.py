@@ -19,16 +19,6 @@ from helpers import skin_card, write_model
 
 
 @pytest.fixture
-def model_path(tmp_path):
-    return write_model(tmp_path / "model", GeneratorSpec(ngf=4), skin_card())
-
-
-@pytest.fixture
-def engine(model_path):
-    return Engine(load_model(model_path), device="cpu", threads=1)
-
-
-@pytest.fixture
 def mask_dir(tmp_path):
     folder = tmp_path / "masks"
     save_mask(folder / "a_disk.png", disk_label_map(128, 0.2), skin_card())
