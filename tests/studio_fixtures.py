@@ -51,3 +51,8 @@ def loaded(window, qtbot, tiny_model):
 def wait_rendered(window, qtbot, timeout=30000):
     qtbot.waitUntil(lambda: window.bridge is not None and window.preview.image_id == window.bridge.latest_id
                     and window._dirty_since is None and window.bridge.idle_for_gui(), timeout=timeout)
+
+
+def wait_proposed(window, qtbot, timeout=30000):
+    """Propose draws on a pool thread: wait until its answer has reached the canvas."""
+    qtbot.waitUntil(lambda: not window.proposing, timeout=timeout)

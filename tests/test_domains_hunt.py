@@ -13,6 +13,7 @@ from synthgui.core.card import Encoding, LabelClass, ModelCard  # noqa: E402
 from synthgui.core.networks import GeneratorSpec  # noqa: E402
 from tests.gui_input import load, stroke  # noqa: E402
 from tests.helpers import fundus_card, write_model  # noqa: E402
+from tests.studio_fixtures import wait_proposed  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("temp_settings")  # fixtures: tests/studio_fixtures.py
 
@@ -193,6 +194,7 @@ def test_propose_nested_on_a_model_without_the_nested_classes_keeps_a_renderable
     path = write_model(tmp_path, GeneratorSpec(ngf=4), mri_card(), name="mri")
     w = load(window, qtbot, path)
     w.propose({"nested": True, "tumour_diameter": 0.3}, seed=1)
+    wait_proposed(w, qtbot)
     assert set(np.unique(w.doc.label_map).tolist()) <= {0, 1, 2}
     assert w.last_error and "nested" in w.last_error  # said why, and how to get one
 

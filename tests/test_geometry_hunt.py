@@ -10,6 +10,7 @@ import pytest
 
 from synthgui.core.errors import CheckpointError
 from synthgui.core.geometry import fitted, parse_controls, propose
+from tests.studio_fixtures import wait_proposed
 
 
 def _components(mask: np.ndarray) -> list[np.ndarray]:
@@ -230,12 +231,46 @@ def test_the_propose_form_keeps_its_settings_between_openings(loaded):
     again.reject()
 
 
-def test_proposing_the_same_mask_again_is_no_step(loaded):
+def test_proposing_the_same_mask_again_is_no_step(loaded, qtbot):
     """The form remembers its seed: OK twice proposed the same mask and pushed an empty step that
     marked the project modified (found in review)."""
     w = loaded
     w.propose({}, 5)
+    wait_proposed(w, qtbot)
     steps = w.doc.undo_stack.count()
     w.doc.undo_stack.setClean()
     w.propose({}, 5)
+    wait_proposed(w, qtbot)
     assert w.doc.undo_stack.count() == steps and w.doc.undo_stack.isClean()
+
+
+
+def test_a_slow_proposal_leaves_the_window_responsive_and_the_newest_wins(loaded, qtbot, monkeypatch):
+    """Propose ran on the UI thread (up to 0.3 s for a dense tree or many lesions, frozen); now a pool
+    thread draws it, and a request made while one runs supersedes it."""
+    import threading
+    import time
+
+    from synthgui.core import geometry
+
+    w = loaded
+    real = geometry.propose
+    release = threading.Event()
+
+    def slow(domain, size, seed, **controls):
+        if seed == 1:
+            release.wait(10)  # the first request: still drawing when the second is made
+        return real(domain, size, seed, **controls)
+
+    monkeypatch.setattr(geometry, "propose", slow)
+    steps = w.doc.undo_stack.count()
+    t0 = time.perf_counter()
+    w.propose({}, 1)
+    assert time.perf_counter() - t0 < 0.2 and w.proposing  # returned at once; the window goes on
+    w.propose({}, 2)
+    wait_proposed(w, qtbot)
+    second = w.doc.label_map.copy()
+    release.set()
+    qtbot.wait(200)  # the first answer arrives late, and is dropped
+    assert np.array_equal(w.doc.label_map, second) and np.array_equal(second, real("skin", 256, 2))
+    assert w.doc.undo_stack.count() == steps + 1

@@ -18,7 +18,7 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from tests.gui_input import screen_of, send_mouse, stroke  # noqa: E402
-from tests.studio_fixtures import wait_rendered  # noqa: E402
+from tests.studio_fixtures import wait_proposed, wait_rendered  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -353,7 +353,7 @@ def test_zoom_and_pan_are_shared(window):
     assert abs(w.sync.scale - before) < 1e-9
 
 
-def test_propose_fills_the_canvas_undoably(loaded):
+def test_propose_fills_the_canvas_undoably(loaded, qtbot):
     geometry = pytest.importorskip("synthgui.core.geometry")
     from synthgui.core.errors import SynthguiError
 
@@ -364,6 +364,7 @@ def test_propose_fills_the_canvas_undoably(loaded):
     w = loaded
     assert w.act_propose.isEnabled()
     w.propose()
+    wait_proposed(w, qtbot)
     assert w.last_error is None, w.last_error
     assert w.doc.label_map.any() and w.doc.label_map.shape == (256, 256)
     w.doc.undo_stack.undo()
@@ -511,7 +512,7 @@ def test_inference_error_is_reported_and_the_mask_kept(loaded, qtbot):
     assert len([b for b in w.findChildren(QMessageBox) if b.isVisible()]) == 1
 
 
-def test_propose_with_controls_follows_the_form(loaded):
+def test_propose_with_controls_follows_the_form(loaded, qtbot):
     from scipy import ndimage
 
     w = loaded
@@ -527,6 +528,7 @@ def test_propose_with_controls_follows_the_form(loaded):
     rows["lesions"].editor.setValue(2)
     dialog.seed.setValue(5)
     dialog.accept()
+    wait_proposed(w, qtbot)
     assert w.last_error is None, w.last_error
     lesion = w.doc.label_map > 0
     assert ndimage.label(lesion)[1] == 2  # two lesions, no satellites
@@ -534,6 +536,7 @@ def test_propose_with_controls_follows_the_form(loaded):
     first = w.doc.label_map.copy()
     w.doc.undo_stack.undo()
     w.propose(dialog.controls(), 5)  # the same seed and controls propose the same mask
+    wait_proposed(w, qtbot)
     assert np.array_equal(w.doc.label_map, first)
 
 
@@ -779,13 +782,14 @@ def test_a_move_click_after_a_panel_edit_selects_the_clicked_lesion(window):
     assert w.doc.selection_now is None
 
 
-def test_a_whole_map_step_disables_the_lesion_controls(window):
+def test_a_whole_map_step_disables_the_lesion_controls(window, qtbot):
     w = window
     _two_lesions(w)
     w.doc.select_at(180, 180)
     w._selection_changed()
     assert w.lesion_panel.isEnabled()
     w.propose(seed=3)
+    wait_proposed(w, qtbot)
     assert not w.lesion_panel.isEnabled()
 
 
@@ -897,7 +901,7 @@ def test_a_control_moved_and_put_back_leaves_the_document_clean(window):
     assert w.doc.undo_stack.isClean()
 
 
-def test_propose_in_mid_stroke_ends_the_stroke_as_a_step_of_the_old_mask(window):
+def test_propose_in_mid_stroke_ends_the_stroke_as_a_step_of_the_old_mask(window, qtbot):
     w = window
     w.set_tool("brush")
     w.set_brush_size(4)
@@ -905,6 +909,7 @@ def test_propose_in_mid_stroke_ends_the_stroke_as_a_step_of_the_old_mask(window)
     send_mouse(c, "press", screen_of(c, 30, 128))
     send_mouse(c, "move", screen_of(c, 220, 128))
     w.act_propose.trigger()
+    wait_proposed(w, qtbot)  # the proposal lands while the pen is still down
     proposal = w.doc.label_map.copy()
     send_mouse(c, "move", screen_of(c, 225, 100))  # the same drag goes on: it draws nothing now
     send_mouse(c, "release", screen_of(c, 225, 100))

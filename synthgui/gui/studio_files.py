@@ -362,29 +362,48 @@ class StudioFiles:
         launch_rating(self, None)
 
     def propose(self, controls: dict | None = None, seed: int | None = None) -> None:
-        """A new mask from the geometry generator (one undo step); controls as in ``propose``."""
+        """A new mask from the geometry generator (one undo step, when it arrives); controls as in
+        ``propose``. It is drawn on a pool thread; a newer request supersedes one still running."""
         try:
-            from synthgui.core.geometry import propose
+            import synthgui.core.geometry  # noqa: F401 (present in this build?)
         except ImportError as exc:
             self.act_propose.setEnabled(False)
             self.show_error("Proposals not available", str(exc))
             return
-        size = self.doc.label_map.shape[0]
-        domain = self._geometry_domain()
-        from PySide6.QtCore import Qt
-        from PySide6.QtWidgets import QApplication
+        from PySide6.QtCore import QThreadPool
 
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # many lesions or a dense tree: up to a few tenths of a second
-        try:
-            lm = np.asarray(propose(domain, size, random.randrange(2**31) if seed is None else seed,
-                                    **(controls or {})), np.uint8)
-        except SynthguiError as exc:
-            lm, problem = None, str(exc)
-        finally:
-            QApplication.restoreOverrideCursor()
-        if lm is None:
-            self.show_error("No proposal", problem)
+        from .proposing import ProposeTask
+
+        self._propose_token = getattr(self, "_propose_token", 0) + 1
+        task = ProposeTask(self._propose_token, self._geometry_domain(), self.doc.label_map.shape[0],
+                           random.randrange(2**31) if seed is None else seed, controls or {})
+        task.signals.done.connect(self._proposed)
+        task.signals.failed.connect(self._propose_failed)
+        self._propose_task = task  # the newest only: an older one's answer is dropped by its token
+        self.statusBar().showMessage("Proposing...")
+        QThreadPool.globalInstance().start(task)
+
+    @property
+    def proposing(self) -> bool:
+        """A proposal asked for has not arrived yet."""
+        return getattr(self, "_propose_task", None) is not None
+
+    def _propose_failed(self, token: int, message: str) -> None:
+        if token != getattr(self, "_propose_token", 0):
             return
+        self._propose_task = None
+        self.statusBar().clearMessage()
+        self.show_error("No proposal", message)
+
+    def _proposed(self, token: int, lm: np.ndarray) -> None:
+        task = getattr(self, "_propose_task", None)
+        if task is None or token != task.token:
+            return  # superseded by a newer request
+        self._propose_task = None
+        self.statusBar().clearMessage()
+        domain = task.domain
+        if domain != self._geometry_domain() or lm.shape != self.doc.label_map.shape:
+            return  # another model or mask size came meanwhile: this proposal is for neither
         unknown = sorted(set(np.unique(lm).tolist()) - {c.id for c in self.card.classes}) if self.card is not None else []
         if unknown:  # e.g. nested tumour classes for a card without them: such a mask cannot be rendered
             from synthgui.core.geometry import CLASSES
