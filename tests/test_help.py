@@ -191,3 +191,15 @@ def test_file_dialogs_start_in_the_named_folders(window, tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHGUI_DOCUMENTS", str(tmp_path / "docs"))
     assert window._default_dir("projects") == str(tmp_path / "docs" / "projects")
     assert (tmp_path / "docs" / "projects").is_dir()
+
+
+def test_start_drawing_gives_the_keys_to_the_canvas(window, qtbot):
+    """Closing the welcome page left no widget with the keyboard (under a bare X server Ctrl+R and the
+    tool keys did nothing until a click): "Start drawing" hands the keys to the canvas."""
+    from synthgui.gui.help import WelcomeDialog
+
+    window.render_panel.seed.setFocus()
+    window.act_welcome.trigger()
+    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, WelcomeDialog) and w.isVisible())
+    dialog.accept()
+    qtbot.waitUntil(window.canvas.hasFocus, timeout=5000)

@@ -602,7 +602,15 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
     def show_welcome(self):
         from .help import WelcomeDialog
 
-        return self._show_dialog(WelcomeDialog(self, self.act_open_model))
+        dialog = WelcomeDialog(self, self.act_open_model)
+        dialog.accepted.connect(self._start_drawing)
+        return self._show_dialog(dialog)
+
+    def _start_drawing(self) -> None:
+        """After the welcome page the keys go to the canvas (tools, brush size, Ctrl+R), not nowhere."""
+        self.activateWindow()
+        self.raise_()
+        self.canvas.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
 
     def show_shortcuts(self):
         from .help import ShortcutsDialog
