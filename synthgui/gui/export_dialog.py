@@ -4,7 +4,6 @@ thread with progress, rate and ETA, and can be cancelled (the folder stays resum
 from __future__ import annotations
 
 import html
-import math
 import threading
 import time
 from pathlib import Path
@@ -317,15 +316,9 @@ class ExportDialog(QDialog):
             return None
         sweep = self.sweep()  # raises on a setting that is not valid
         sweep.validate()
-        full = masks * math.prod(len(axis) for axis in sweep.axes())
-        if sweep.sample is not None and sweep.sample > full:
-            from ..core.errors import SynthguiError
-
-            raise SynthguiError(f"a random sample of {sweep.sample} is more than the {full} combinations")
         from ..core.export.run import check_size
 
-        check_size(masks, sweep)  # the export's own limit, said as the settings are typed
-        return full if sweep.sample is None else sweep.sample
+        return check_size(masks, sweep)  # the export's own count and limits, said as the settings are typed
 
     def _update_count(self, *_args) -> None:
         from ..core.errors import SynthguiError

@@ -129,13 +129,18 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def check_size(n_sources: int, sweep: Sweep) -> None:
-    """Refuse an export larger than ``MAX_IMAGES`` before its items are drawn or listed (a sample of
-    10**14 would be drawn first; the items still to make are listed when it runs)."""
+def check_size(n_sources: int, sweep: Sweep) -> int:
+    """The number of images the export makes; refuses a sample larger than the sweep (it would be
+    drawn with copies) and an export larger than ``MAX_IMAGES``, before its items are drawn or
+    listed (a sample of 10**14 would be drawn first; the items still to make are listed when it runs).
+    The export dialog calls it as settings are typed."""
     full = n_sources * math.prod(len(axis) for axis in sweep.axes())
     limit = (f"an export makes at most {MAX_IMAGES:,} images (six-digit names, and a manifest read whole at the end of "
              "every run)")
     if sweep.sample is not None:
+        if sweep.sample > full:
+            raise SynthguiError(f"a random sample of {sweep.sample} is more than the {full} combinations of the masks and "
+                                f"the sweep: ask for at most {full}, or add seeds or parameters")
         if sweep.sample > MAX_IMAGES:
             raise SynthguiError(f"a random sample of {sweep.sample:,}: {limit}")
         if full >= 2**63:
@@ -144,6 +149,7 @@ def check_size(n_sources: int, sweep: Sweep) -> None:
     elif full > MAX_IMAGES:
         raise SynthguiError(f"the export would make {full:,} images: {limit}; draw some of them with --sample K, "
                             "or use fewer masks, seeds or parameters")
+    return full if sweep.sample is None else sweep.sample
 
 
 def check_batch_memory(model, options: ExportOptions) -> None:
@@ -166,9 +172,6 @@ def new_plan(model, sources: list[MaskSource], sweep: Sweep, options: ExportOpti
     check_size(len(sources), sweep)
     check_batch_memory(model, options)
     plan = Plan(len(sources), sweep)
-    if sweep.sample is not None and sweep.sample > plan.full:  # drawn with replacement: copies of the same images
-        raise SynthguiError(f"a random sample of {sweep.sample} is more than the {plan.full} combinations of the masks and "
-                            f"the sweep: ask for at most {plan.full}, or add seeds or parameters")
     identity = dict(model.identity())
     identity["training_data"] = model.card.training_data
     opts = asdict(options)
