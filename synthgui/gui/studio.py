@@ -57,6 +57,9 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self._load_token = 0  # the newest model load; an older one that finishes later is dropped
         self._project_load_token = -1  # the newest load started by opening a project
         self._pending_load: tuple | None = None  # (token, path, project) of the newest load until it ends
+        self._propose_token = 0  # the newest Propose request; an older answer is dropped
+        self._propose_task = None  # the newest Propose still drawing on a pool thread
+        self._propose_dialogs: dict = {}  # (domain, class ids) -> its Propose form, kept with its settings
         self._remembered_brush: tuple[str, int] | None = None  # (domain, size) from the last session, for its first model
         self._dicom = None
         self.last_image: np.ndarray | None = None

@@ -374,7 +374,7 @@ class StudioFiles:
 
         from .proposing import ProposeTask
 
-        self._propose_token = getattr(self, "_propose_token", 0) + 1
+        self._propose_token += 1
         task = ProposeTask(self._propose_token, self._geometry_domain(), self.doc.label_map.shape[0],
                            random.randrange(2**31) if seed is None else seed, controls or {})
         task.signals.done.connect(self._proposed)
@@ -386,21 +386,26 @@ class StudioFiles:
     @property
     def proposing(self) -> bool:
         """A proposal asked for has not arrived yet."""
-        return getattr(self, "_propose_task", None) is not None
+        return self._propose_task is not None
 
     def _propose_failed(self, token: int, message: str) -> None:
-        if token != getattr(self, "_propose_token", 0):
+        if self._take_proposal(token) is None:
             return
-        self._propose_task = None
-        self.statusBar().clearMessage()
         self.show_error("No proposal", message)
 
-    def _proposed(self, token: int, lm: np.ndarray) -> None:
-        task = getattr(self, "_propose_task", None)
+    def _take_proposal(self, token: int):
+        """The task whose answer this is, if it is the newest request (then no longer pending), else None."""
+        task = self._propose_task
         if task is None or token != task.token:
-            return  # superseded by a newer request
+            return None  # superseded by a newer request
         self._propose_task = None
         self.statusBar().clearMessage()
+        return task
+
+    def _proposed(self, token: int, lm: np.ndarray) -> None:
+        task = self._take_proposal(token)
+        if task is None:
+            return
         domain = task.domain
         if domain != self._geometry_domain() or lm.shape != self.doc.label_map.shape:
             return  # another model or mask size came meanwhile: this proposal is for neither
@@ -429,7 +434,7 @@ class StudioFiles:
             domain = self._geometry_domain()
             class_ids = frozenset(c.id for c in self.card.classes) if self.card is not None else None
             key = (domain, class_ids)
-            dialogs = self.__dict__.setdefault("_propose_dialogs", {})
+            dialogs = self._propose_dialogs
             dialog = dialogs.get(key)
             if dialog is None:  # one form per domain and class set: it keeps its settings and seed between openings
                 dialog = ProposeDialog(domain, self, class_ids=set(class_ids) if class_ids is not None else None)
