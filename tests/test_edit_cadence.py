@@ -62,7 +62,6 @@ def _stream_is_running(window, age: float) -> None:
     """As if a pen had been moving with an edit every 8 ms, the newest ``age`` seconds ago."""
     now = time.perf_counter()
     window._cadence = streaming(start=now - age - 4 * 0.008)
-    window._last_edit = window._cadence.last
     window._dirty_since = window._cadence.last
 
 

@@ -66,7 +66,6 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         self.last_error: str | None = None
         self._render_error_shown: str | None = None  # the render failure last shown in a dialog
         self.edit_times: dict[int, tuple[float, float, float]] = {}  # render id -> (oldest, newest) edit it shows, submit time
-        self._last_edit = 0.0
         self.render_seconds = 0.0  # worker time of the render on screen
         self._dirty_since: float | None = None
         self._render_scheduled = False
@@ -492,8 +491,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
     def request_render(self) -> None:
         """Mark the preview stale and render as soon as the worker is free (latest wins)."""
         now = time.perf_counter()
-        self._last_edit = now
-        self._cadence.edited(now)
+        self._cadence.edited(now)  # also the newest edit's time, for edit_times
         if self._dirty_since is None:
             self._dirty_since = now
         if self.bridge is None:
@@ -524,7 +522,7 @@ class StudioWindow(StudioModels, StudioFiles, QMainWindow):
         job = self.render_job()
         edit_time, self._dirty_since = self._dirty_since, None
         job_id = self.bridge.submit(job)
-        self.edit_times[job_id] = (edit_time, self._last_edit, time.perf_counter())
+        self.edit_times[job_id] = (edit_time, self._cadence.last, time.perf_counter())
         self.edit_times.pop(job_id - 64, None)
 
     def nothing_to_render(self) -> bool:
