@@ -8,6 +8,7 @@ pixels that differ), so a variant that changes images is visible at once. The CP
 (traced, channels-last) were chosen from this table; on a GPU they stay off until it is read there.
 
     python bench/engine_variants.py [--device cuda] [--model NAME|PATH] [--runs 20]
+    python bench/engine_variants.py --resize-conv   # only: from which map size ResizeConv pays as a transposed conv
 """
 
 from __future__ import annotations
@@ -54,11 +55,14 @@ def main() -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: the engine's)")
+    ap.add_argument("--resize-conv", action="store_true", help="only the ResizeConv threshold table (resize_conv models)")
     args = ap.parse_args()
     name = args.model or default_model_name()
     if name is None:
         print("no bundled default model; pass --model", file=sys.stderr)
         return 2
+    if args.resize_conv:
+        return resize_conv_thresholds(name, args)
     model = load_model(name)
     device = torch.device(args.device)
     variants = [("eager fp32 NCHW", dict(trace=False, channels_last=False, half=False)),
@@ -131,6 +135,46 @@ def image_sets(name: str, args, inputs: np.ndarray) -> None:
         first = first or (seconds, images)
         differ = int((images != first[1]).sum())
         print(f"| {label} | {seconds * 1000:.2f} | {first[0] / seconds:.2f}x | {differ} of {images.size} |")
+
+
+def resize_conv_thresholds(name: str, args) -> int:
+    """ResizeConv (nearest 2x + 3x3 conv) runs as a transposed convolution on maps of at least
+    ``transposed_from`` px: each threshold's ms/image in the card's mode (engine defaults otherwise,
+    the configurations alternating run by run) and its difference from the two-step module."""
+    from synthgui.core.networks import ResizeConv
+
+    model = load_model(name)
+    if model.spec.upsample != "resize_conv":
+        print(f"{model.name} upsamples by {model.spec.upsample}, not resize_conv", file=sys.stderr)
+        return 2
+    mode = model.card.default_mode
+    seed = 7 if mode == "reference" else None
+    x = Engine(model, device=args.device, trace=False).encode(disk_label_map(model.card.resolution, 0.2))[None]
+    thresholds = [("never (upsample, then conv)", 10**9)] + [(f"from {side} px", side) for side in (128, 64, 32, 16, 8)] + [("always", 0)]
+    engines = []
+    for label, side in thresholds:
+        engine = Engine(load_model(name), device=args.device, threads=args.threads)
+        for m in engine.net.modules():
+            if isinstance(m, ResizeConv):
+                m.transposed_from = side
+        engine.forward(x, mode, seed)  # traces with this threshold
+        engines.append(engine)
+    reference = engines[0].forward(x, mode, seed)
+    times: list[list[float]] = [[] for _ in engines]
+    for _ in range(args.runs):
+        for k, engine in enumerate(engines):
+            synchronize(engine.device)
+            t0 = time.perf_counter()
+            engine.forward(x, mode, seed)
+            synchronize(engine.device)
+            times[k].append(time.perf_counter() - t0)
+    print(f"model {model.name} ({model.spec.name} ngf {model.spec.ngf}), device {args.device}, mode {mode}, batch 1, {args.runs} runs each")
+    print("| ResizeConv as a transposed conv | ms/image p50 | speed-up | max diff (0-255) |")
+    print("|---|---|---|---|")
+    for (label, _), engine, t in zip(thresholds, engines, times):
+        diff = float((engine.forward(x, mode, seed) - reference).abs().max()) * 127.5
+        print(f"| {label} | {statistics.median(t) * 1000:.2f} | {statistics.median(times[0]) / statistics.median(t):.2f}x | {diff:.5f} |")
+    return 0
 
 
 if __name__ == "__main__":

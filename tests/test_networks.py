@@ -69,3 +69,45 @@ def test_patchgan_output_shape_and_size():
     d = NLayerDiscriminator(6, ndf=64)
     assert sum(p.numel() for p in d.parameters()) == 2_768_705
     assert d(torch.zeros(1, 6, 256, 256)).shape == (1, 1, 30, 30)
+
+
+def _two_steps(layer, x):
+    """What ResizeConv means: nearest 2x upsampling, then its 3x3 convolution."""
+    return layer[1](torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(2, 5, 32, 48), (1, 3, 40, 33)], ids=["batch-wide", "odd-side"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_resize_conv_as_a_transposed_convolution_is_upsample_then_conv(bias, shape, channels_last):
+    from synthgui.core.networks import ResizeConv
+
+    torch.manual_seed(0)
+    layer = ResizeConv(shape[1], 7, bias)
+    assert min(shape[-2:]) >= layer.transposed_from  # the transposed path is the one tested
+    x = torch.randn(*shape, requires_grad=True)
+    if channels_last:
+        layer = layer.to(memory_format=torch.channels_last)
+    xin = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    y = layer(xin)
+    expected = _two_steps(layer, xin)
+    assert y.shape == (shape[0], 7, 2 * shape[2], 2 * shape[3])
+    torch.testing.assert_close(y, expected, rtol=0, atol=1e-5)
+    # Training goes through the same path: the gradients reach the 3x3 kernel and the input alike.
+    g = torch.randn_like(y)
+    got = torch.autograd.grad(y, (x, layer[1].weight), g)
+    want = torch.autograd.grad(expected, (x, layer[1].weight), g)
+    for a, b in zip(got, want):  # sums of thousands of terms in another order: relative to their scale
+        assert float((a - b).abs().max()) <= 1e-5 * float(b.abs().max())
+
+
+def test_resize_conv_keeps_the_two_steps_below_its_threshold_and_its_keys():
+    from synthgui.core.networks import ResizeConv
+
+    torch.manual_seed(1)
+    layer = ResizeConv(4, 3, True)
+    small = torch.randn(1, 4, layer.transposed_from - 1, 40)
+    assert torch.equal(layer(small), _two_steps(layer, small))  # bit for bit: the same two calls
+    assert set(layer.state_dict()) == {"1.weight", "1.bias"}  # as the plain Sequential it replaced
+    net = build_generator(GeneratorSpec(ngf=4, upsample="resize_conv"))
+    assert "model.model.3.1.weight" in net.state_dict() and infer_spec(net.state_dict()).upsample == "resize_conv"
