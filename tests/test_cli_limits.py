@@ -5,6 +5,7 @@ Before, each of these ran out of memory, crashed with a traceback, hung, or fail
 import os
 
 import pytest
+import torch
 
 from synthgui.cli import main
 from synthgui.core.card import Encoding, ModelCard
@@ -313,3 +314,16 @@ def test_the_reference_run_passes_the_memory_check():
     params = sum(p.numel() for p in build_generator(spec).parameters())
     assert 16 * params < one < 2 * 10**9
     assert step_memory_bytes(spec, ndf=64, n_layers_d=3, resolution=256, batch=8) > one
+
+
+def test_the_memory_check_counts_resize_conv_layers_on_either_path():
+    """A resize-conv layer keeps its input for the backward pass: the small map itself where it runs
+    as a transposed convolution (its inner Conv2d is then never called), the upsampled map below."""
+    from synthgui.core.networks import ResizeConv
+    from synthgui.core.train import saved_activations
+
+    with torch.device("meta"):
+        layer = ResizeConv(8, 4, True)
+    side = layer.transposed_from
+    assert saved_activations(layer, (1, 8, side, side)) == 8 * side * side
+    assert saved_activations(layer, (1, 8, side // 2, side // 2)) == 8 * side * side  # upsampled to side x side

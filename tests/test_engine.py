@@ -194,10 +194,12 @@ def test_warm_up_traces_the_default_mode(engine):
     assert [key[0] for key in engine._graphs] == [engine.card.default_mode]
 
 
-def test_channels_last_renders_do_not_depend_on_the_thread_count(tmp_path):
+@pytest.mark.parametrize("upsample", ["transpose", "resize_conv"])
+def test_channels_last_renders_do_not_depend_on_the_thread_count(tmp_path, upsample):
     """Batch statistics reduce over the image; on channels-last tensors the reduction would be split
-    by thread count, and the same seed would give other bytes on another machine."""
-    path = write_model(tmp_path, GeneratorSpec(ngf=8, dropout=True), skin_card())
+    by thread count, and the same seed would give other bytes on another machine. A resize-conv
+    network runs its large maps as transposed convolutions (networks.ResizeConv): those too."""
+    path = write_model(tmp_path, GeneratorSpec(ngf=8, dropout=True, upsample=upsample), skin_card())
     lms = [disk_label_map(256, r) for r in (0.15, 0.3)]
     renders = {}
     for threads in (1, 2):

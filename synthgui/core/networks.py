@@ -111,9 +111,12 @@ class ResizeConv(nn.Sequential):
         )
         self.transposed_from = TRANSPOSED_FROM
 
+    def runs_transposed(self, x: torch.Tensor) -> bool:
+        return min(x.shape[-2:]) >= self.transposed_from
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = self[1]
-        if min(x.shape[-2:]) < self.transposed_from:
+        if not self.runs_transposed(x):
             return conv(self[0](x))
         return F.conv_transpose2d(x, transposed_kernel(conv.weight), conv.bias, stride=2, padding=1)
 

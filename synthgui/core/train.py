@@ -30,7 +30,7 @@ from .checkpoints import save_state_dict
 from .loss_log import append_row, trim_after
 from .datasets import PairSet, SampleMaker, memory_text
 from .errors import SynthguiError
-from .networks import GeneratorSpec, NLayerDiscriminator, build_generator, init_weights
+from .networks import GeneratorSpec, NLayerDiscriminator, ResizeConv, build_generator, init_weights
 
 LOG_FIELDS = ("iteration", "epoch", "G_GAN", "G_L1", "D_real", "D_fake", "lr", "seconds")
 
@@ -126,9 +126,11 @@ def saved_activations(net: torch.nn.Module, input_shape: tuple[int, ...]) -> int
 
     def keep(module, inputs, output) -> None:
         nonlocal total
-        total += inputs[0].numel()
+        if not isinstance(module, ResizeConv) or module.runs_transposed(inputs[0]):  # else its Conv2d counts
+            total += inputs[0].numel()
 
-    hooks = [m.register_forward_hook(keep) for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    hooks = [m.register_forward_hook(keep) for m in net.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, ResizeConv))]
     try:
         with torch.no_grad():
             net(torch.empty(input_shape, device="meta"))
