@@ -174,7 +174,55 @@ def resize_conv_thresholds(name: str, args) -> int:
     for (label, _), engine, t in zip(thresholds, engines, times):
         diff = float((engine.forward(x, mode, seed) - reference).abs().max()) * 127.5
         print(f"| {label} | {statistics.median(t) * 1000:.2f} | {statistics.median(times[0]) / statistics.median(t):.2f}x | {diff:.5f} |")
+    training_steps(model, args)
     return 0
+
+
+def training_steps(model, args) -> None:
+    """One pix2pix training step (G and a 70x70 PatchGAN forward and backward, Adam, batch 1) of
+    the model's architecture from random weights, with ResizeConv's two steps and with its
+    transposed convolution, alternating."""
+    from synthgui.core.networks import TRANSPOSED_FROM, NLayerDiscriminator, ResizeConv, build_generator
+
+    device = torch.device(args.device)
+    if device.type == "cpu" and args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    spec = model.spec
+    G = build_generator(spec).to(device)
+    D = NLayerDiscriminator(spec.input_nc + spec.output_nc, 16, 3, spec.norm).to(device)
+    opt = torch.optim.Adam([*G.parameters(), *D.parameters()], 2e-4, betas=(0.5, 0.999))
+    side = model.card.resolution
+    x = torch.rand(1, spec.input_nc, side, side, device=device) * 2 - 1
+    y = torch.rand(1, spec.output_nc, side, side, device=device) * 2 - 1
+
+    def step() -> None:
+        fake = G(x)
+        loss = 100 * (fake - y).abs().mean() + D(torch.cat([x, fake], 1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    ways = [("upsample, then conv", 10**9), (f"transposed from {TRANSPOSED_FROM} px (default)", TRANSPOSED_FROM)]
+    times: dict[str, list[float]] = {label: [] for label, _ in ways}
+    for _ in range(max(2, args.runs // 5)):
+        for label, threshold in ways:
+            for m in G.modules():
+                if isinstance(m, ResizeConv):
+                    m.transposed_from = threshold
+            step()
+            for _ in range(3):
+                synchronize(device)
+                t0 = time.perf_counter()
+                step()
+                synchronize(device)
+                times[label].append(time.perf_counter() - t0)
+    print(f"\ntraining step (G + PatchGAN ndf 16, forward and backward, Adam, batch 1), torch threads {torch.get_num_threads()}:")
+    print("| ResizeConv | ms/step p50 | speed-up |")
+    print("|---|---|---|")
+    first = statistics.median(times[ways[0][0]])
+    for label, _ in ways:
+        print(f"| {label} | {statistics.median(times[label]) * 1000:.1f} | {first / statistics.median(times[label]):.2f}x |")
 
 
 if __name__ == "__main__":
