@@ -99,10 +99,11 @@ class ResizeConv(nn.Sequential):
     On maps of ``TRANSPOSED_FROM`` px and more it runs as the transposed convolution it equals
     (kernel 4, stride 2, padding 1; see ``transposed_kernel``): each output pixel sees 2 x 2 input
     pixels instead of 3 x 3 upsampled ones, 2.25x fewer multiplications, and the upsampled copy is
-    never made. The default skin model renders about a quarter faster on a CPU
-    (``bench/engine_variants.py --resize-conv``). Smaller maps keep the two steps: there oneDNN's
-    transposed convolution costs more than it saves. Either way the numbers agree up to float
-    rounding (about 1e-6 on the [-1, 1] scale)."""
+    never made. The default skin model renders about 1.2x faster on a CPU, and trains about 1.4x
+    faster (``bench/engine_variants.py --resize-conv``). Smaller maps keep the two steps: from
+    16 px down the transposed form gained nothing measurable there, and from 8 px down it cost more
+    than it saved. Either way the numbers agree up to float rounding (about 1e-6 on the [-1, 1]
+    scale)."""
 
     def __init__(self, in_nc: int, out_nc: int, bias: bool) -> None:
         super().__init__(
