@@ -109,5 +109,6 @@ def test_resize_conv_keeps_the_two_steps_below_its_threshold_and_its_keys():
     small = torch.randn(1, 4, layer.transposed_from - 1, 40)
     assert torch.equal(layer(small), _two_steps(layer, small))  # bit for bit: the same two calls
     assert set(layer.state_dict()) == {"1.weight", "1.bias"}  # as the plain Sequential it replaced
+    assert torch.equal(layer[0:2](small), _two_steps(layer, small))  # a slice is the plain steps
     net = build_generator(GeneratorSpec(ngf=4, upsample="resize_conv"))
     assert "model.model.3.1.weight" in net.state_dict() and infer_spec(net.state_dict()).upsample == "resize_conv"

@@ -112,6 +112,13 @@ class ResizeConv(nn.Sequential):
         )
         self.transposed_from = TRANSPOSED_FROM
 
+    def __getitem__(self, idx):
+        """A slice is a plain ``nn.Sequential`` of those steps (``nn.Sequential`` would call this
+        class's constructor with modules)."""
+        if isinstance(idx, slice):
+            return nn.Sequential(*list(self._modules.values())[idx])
+        return super().__getitem__(idx)
+
     def runs_transposed(self, x: torch.Tensor) -> bool:
         return min(x.shape[-2:]) >= self.transposed_from
 
