@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the open GPU targets need, in one device call of about 6 minutes (run it with
 # timeout_s=540, so a rerun still fits in a session's 15 device minutes):
-#   engine variants on CUDA (traced graph, channels-last, fp16: speed and whether images change),
+#   engine variants on CUDA (traced graph, channels-last, fp16: speed and whether images change;
+#   from which map size resize-conv layers pay as transposed convolutions there),
 #   the studio's live-preview latency on CUDA (#3), export against the bare forward and the naive
 #   loop on CUDA (#5), the engine table, and the engine/export tests on that machine.
 # First, here: bash bench/gpu_prepare.sh   (packs PySide6 etc. into .gpu/site.tar.xz)
@@ -35,9 +36,10 @@ if ! python3 -c "import PySide6.QtWidgets" > /dev/null 2>&1 && [ -d /tmp/synthgu
     echo "PySide6 needs the carried system libraries here"
 fi
 # Limits add up to 480 s, inside the call's timeout_s=540 with the start and the unpacking.
-step variants 60 python3 bench/engine_variants.py --device "$device" --runs 30
+step variants 50 python3 bench/engine_variants.py --device "$device" --runs 30
+step resize_conv 25 python3 bench/engine_variants.py --device "$device" --resize-conv --runs 20
 step ui 60 "${qt[@]}" python3 bench/bench_ui.py --device "$device" --seconds 6
-step export 180 python3 bench/bench_export.py --device "$device" --count 1000 --rounds 2 --batch 32
-step engine 45 python3 bench/bench_engine.py --devices "$device" --ngf 16 64 --batch 1 8
+step export 170 python3 bench/bench_export.py --device "$device" --count 1000 --rounds 2 --batch 32
+step engine 40 python3 bench/bench_engine.py --devices "$device" --ngf 16 64 --batch 1 8
 step tests 105 "${qt[@]}" python3 -m pytest -q -p no:cacheprovider tests/test_engine.py tests/test_export.py
 echo "gpu_check: done in $SECONDS s; results in $out"
