@@ -137,12 +137,19 @@ def image_sets(name: str, args, inputs: np.ndarray) -> None:
         print(f"| {label} | {seconds * 1000:.2f} | {first[0] / seconds:.2f}x | {differ} of {images.size} |")
 
 
+def set_transposed_from(net: torch.nn.Module, side: int) -> None:
+    """Every ResizeConv of ``net`` runs as a transposed convolution from maps of ``side`` px."""
+    from synthgui.core.networks import ResizeConv
+
+    for m in net.modules():
+        if isinstance(m, ResizeConv):
+            m.transposed_from = side
+
+
 def resize_conv_thresholds(name: str, args) -> int:
     """ResizeConv (nearest 2x + 3x3 conv) runs as a transposed convolution on maps of at least
     ``transposed_from`` px: each threshold's ms/image in the card's mode (engine defaults otherwise,
     the configurations alternating run by run) and its difference from the two-step module."""
-    from synthgui.core.networks import ResizeConv
-
     model = load_model(name)
     if model.spec.upsample != "resize_conv":
         print(f"{model.name} upsamples by {model.spec.upsample}, not resize_conv", file=sys.stderr)
@@ -154,9 +161,7 @@ def resize_conv_thresholds(name: str, args) -> int:
     engines = []
     for label, side in thresholds:
         engine = Engine(load_model(name), device=args.device, threads=args.threads)
-        for m in engine.net.modules():
-            if isinstance(m, ResizeConv):
-                m.transposed_from = side
+        set_transposed_from(engine.net, side)
         engine.forward(x, mode, seed)  # traces with this threshold
         engines.append(engine)
     reference = engines[0].forward(x, mode, seed)
@@ -182,7 +187,7 @@ def training_steps(model, args) -> None:
     """One pix2pix training step (G and a 70x70 PatchGAN forward and backward, Adam, batch 1) of
     the model's architecture from random weights, with ResizeConv's two steps and with its
     transposed convolution, alternating."""
-    from synthgui.core.networks import TRANSPOSED_FROM, NLayerDiscriminator, ResizeConv, build_generator
+    from synthgui.core.networks import TRANSPOSED_FROM, NLayerDiscriminator, build_generator
 
     device = torch.device(args.device)
     if device.type == "cpu" and args.threads:
@@ -207,9 +212,7 @@ def training_steps(model, args) -> None:
     times: dict[str, list[float]] = {label: [] for label, _ in ways}
     for _ in range(max(2, args.runs // 5)):
         for label, threshold in ways:
-            for m in G.modules():
-                if isinstance(m, ResizeConv):
-                    m.transposed_from = threshold
+            set_transposed_from(G, threshold)
             step()
             for _ in range(3):
                 synchronize(device)
